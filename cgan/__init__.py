@@ -1,0 +1,10 @@
+"""cgan-digits: a conditional GAN that writes any handwritten digit 0-9 on demand.
+
+    from cgan import load_generator
+    images = load_generator().generate(digit=7, n=16, seed=42)  # uint8 (16, 28, 28), 255 = ink
+"""
+
+from cgan.generation import ConditionalGenerator
+from cgan.hub import load_generator
+
+__all__ = ["ConditionalGenerator", "load_generator"]

@@ -1,0 +1,135 @@
+"""The evaluation classifier: a small CNN trained on the MNIST training set only, never used in GAN training.
+
+Its 128-d penultimate layer is the feature space of the Fréchet distance and of precision/recall.
+"""
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from cgan.data import to_model_range
+from cgan.models import NUM_CLASSES
+
+FEATURE_DIM = 128
+
+
+def conv_block(c_in, c_out):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True),
+                         nn.MaxPool2d(2))
+
+
+class MnistClassifier(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="cgan-digits",
+    tags=["pytorch", "mnist", "image-classification"],
+    license="mit",
+    pipeline_tag="image-classification",
+):
+    """uint8 (N, 28, 28) or [-1, 1] float (N, 1, 28, 28) digits -> 10 logits; `features` gives the 128-d
+    embedding."""
+
+    def __init__(self, width=32):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv_block(1, width),  # width x 14 x 14
+            conv_block(width, 2 * width),  # 2width x 7 x 7
+            conv_block(2 * width, 4 * width),  # 4width x 3 x 3
+            nn.Flatten(),
+            nn.Linear(4 * width * 9, FEATURE_DIM, bias=False),
+            nn.BatchNorm1d(FEATURE_DIM),
+            nn.ReLU(True),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURE_DIM, NUM_CLASSES))
+
+    @staticmethod
+    def prepare(images):
+        """Accept the public uint8 (N, 28, 28) images or the networks' float (N, 1, 28, 28) in [-1, 1]."""
+        if images.dtype == torch.uint8:
+            return to_model_range(images)
+        return images.float()
+
+    def features(self, images):
+        return self.body(self.prepare(images))
+
+    def forward(self, images):
+        return self.head(self.features(images))
+
+    @torch.inference_mode()
+    def predict(self, images, batch_size=2048):
+        self.eval()
+        return torch.cat([self(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+
+
+def augment(x, rng):
+    """Random small rotation, scale and shift of a float batch: one affine grid for the whole batch."""
+    n = len(x)
+    angle = (torch.rand(n, generator=rng) - 0.5) * math.radians(20)
+    scale = 1 + (torch.rand(n, generator=rng) - 0.5) * 0.2
+    shift = (torch.rand(n, 2, generator=rng) - 0.5) * (4 / 14)  # +-2 pixels in the [-1, 1] grid units
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    # Pad with -1 (background) rather than zeros (mid-grey).
+    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
+
+
+def train_classifier(images, labels, epochs=6, batch_size=128, lr=3e-3, seed=0, log=print):
+    """Train on uint8 (N, 28, 28) images; returns the classifier in eval mode."""
+    torch.manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
+    model = MnistClassifier()
+    steps_per_epoch = len(labels) // batch_size
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    for epoch in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(len(labels), generator=rng)
+        total = 0.0
+        for step in range(steps_per_epoch):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            x = augment(to_model_range(images[idx]), rng)
+            loss = F.cross_entropy(model(x), labels[idx], label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        log(f"classifier epoch {epoch + 1}/{epochs}: loss {total / steps_per_epoch:.4f}  {time.perf_counter() - start:.0f}s")
+    return model.eval()
+
+
+def accuracy(model, images, labels):
+    return (model.predict(images) == labels).float().mean().item()
+
+
+def main(argv=None):
+    """python -m cgan.classifier: train the evaluation classifier and save it (Hub layout) to --out."""
+    import argparse
+    from pathlib import Path
+
+    from cgan.data import DEFAULT_DATA_DIR, load_mnist
+
+    parser = argparse.ArgumentParser(prog="python -m cgan.classifier", description=main.__doc__)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "checkpoints" / "classifier"))
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    parser.add_argument("--mnist-dir", default=None, help="folder with the four official MNIST .gz files")
+    args = parser.parse_args(argv)
+    images, labels = load_mnist(True, args.data_dir, args.mnist_dir)
+    test_images, test_labels = load_mnist(False, args.data_dir, args.mnist_dir)
+    model = train_classifier(images, labels, epochs=args.epochs, seed=args.seed)
+    test_accuracy = accuracy(model, test_images, test_labels)
+    print(f"test accuracy {test_accuracy:.4%}")
+    model.save_pretrained(args.out)
+    print(f"saved to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""MNIST as whole tensors: from a local folder of the official .gz files, or downloaded by torchvision."""
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from torchvision.datasets import MNIST
+from torchvision.datasets.utils import check_integrity
+
+# The four official files and torchvision's MD5s for them.
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+MNIST_DIR_ENV = "CGAN_MNIST_DIR"
+DEFAULT_DATA_DIR = "data"
+
+
+class MnistUnavailableError(RuntimeError):
+    """MNIST could be neither read from a local folder nor downloaded."""
+
+
+def copy_local_mnist(mnist_dir, data_dir):
+    """Check the four official .gz files in `mnist_dir` and copy them to where torchvision looks for them.
+
+    `mnist_dir` is only read (it may be read-only); a file that is missing or whose MD5 is wrong raises
+    MnistUnavailableError naming it.
+    """
+    source = Path(mnist_dir)
+    if not source.is_dir():
+        raise MnistUnavailableError(f"--mnist-dir {source} is not a folder; it must hold the four official MNIST .gz files")
+    raw = Path(data_dir) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, md5 in MNIST_FILES.items():
+        path = source / name
+        if not path.is_file():
+            raise MnistUnavailableError(f"MNIST file {name} is missing from {source}; the folder must hold all four of {sorted(MNIST_FILES)}")
+        if not check_integrity(str(path), md5):
+            raise MnistUnavailableError(f"MNIST file {path} is corrupt: its MD5 is not the official {md5}; replace it with the original file")
+        target = raw / name
+        if not check_integrity(str(target), md5):
+            shutil.copyfile(path, target)
+            # A stale extracted copy of a corrupt file would otherwise be read instead of the fresh .gz.
+            (raw / name.removesuffix(".gz")).unlink(missing_ok=True)
+
+
+def load_mnist(train=True, data_dir=DEFAULT_DATA_DIR, mnist_dir=None):
+    """Return (images, labels): uint8 (N, 28, 28) with 0 = background, and int64 (N,).
+
+    Looks in `mnist_dir` (or env CGAN_MNIST_DIR) first, else downloads through torchvision into `data_dir`.
+    """
+    mnist_dir = mnist_dir or os.environ.get(MNIST_DIR_ENV)
+    if mnist_dir:
+        copy_local_mnist(mnist_dir, data_dir)
+    try:
+        # With the .gz files already in place, torchvision only checks and extracts them: no network.
+        dataset = MNIST(str(data_dir), train=train, download=True)
+    except Exception as error:  # torchvision raises URLError, RuntimeError or OSError depending on what failed
+        raise MnistUnavailableError(
+            f"could not download MNIST into {data_dir} ({error}). Either connect to the internet, or pass "
+            f"--mnist-dir DIR (or set {MNIST_DIR_ENV}) to a folder holding the four official .gz files"
+        ) from error
+    return dataset.data.clone(), dataset.targets.clone()
+
+
+def to_model_range(images):
+    """uint8 (N, 28, 28) images to float (N, 1, 28, 28) in [-1, 1], the range the networks work in."""
+    return images.unsqueeze(1).float().div(127.5).sub(1.0)
+
+
+def to_uint8(images):
+    """Float (N, 1, 28, 28) images in [-1, 1] to uint8 (N, 28, 28), 255 = ink."""
+    return images.squeeze(1).add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

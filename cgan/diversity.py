@@ -1,0 +1,44 @@
+"""A cheap collapse alarm for training: how much the fakes of each digit vary, relative to real digits."""
+
+import torch
+
+from cgan.data import to_model_range
+from cgan.models import NUM_CLASSES
+
+
+def mean_pairwise_distance(images):
+    """Mean L2 distance between all pairs of a batch of images, in pixel space."""
+    flat = images.flatten(1).float()
+    d = torch.cdist(flat, flat)
+    n = len(flat)
+    return d.sum() / (n * (n - 1))
+
+
+class DiversityProbe:
+    """Per digit: mean pairwise distance of a fixed batch of fakes / the same for real digits of that class.
+
+    About 1 for a healthy generator; a class drawn one way (collapse) falls towards 0.
+    """
+
+    threshold = 0.5  # below this ratio for any digit, the generator is called collapsed
+
+    def __init__(self, images, labels, seed=0, per_digit=64):
+        gen = torch.Generator().manual_seed(seed)
+        self.per_digit = per_digit
+        self.real_spread = []
+        for digit in range(NUM_CLASSES):
+            idx = (labels == digit).nonzero().squeeze(1).cpu()
+            pick = idx[torch.randperm(len(idx), generator=gen)[:per_digit]]
+            self.real_spread.append(mean_pairwise_distance(to_model_range(images[pick.to(images.device)])).item())
+        self.noise_seed = seed + 1
+
+    @torch.no_grad()
+    def measure(self, G, device):
+        gen = torch.Generator().manual_seed(self.noise_seed)
+        z = torch.randn(NUM_CLASSES * self.per_digit, G.z_dim, generator=gen).to(device)
+        labels = torch.arange(NUM_CLASSES).repeat_interleave(self.per_digit).to(device)
+        fakes = G(z, labels).float().view(NUM_CLASSES, self.per_digit, -1)
+        return [mean_pairwise_distance(fakes[d]).item() / self.real_spread[d] for d in range(NUM_CLASSES)]
+
+    def collapsed(self, ratios):
+        return min(ratios) < self.threshold

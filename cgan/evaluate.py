@@ -1,0 +1,203 @@
+"""Measured quality of a generator, judged by the project's own MNIST classifier against the real test set.
+
+    python -m cgan.evaluate [--model SOURCE] [--n-per-digit 1000] [--json] [--save]
+
+Numbers, each also given for 10,000 real training digits (the floor no generator can beat):
+  accuracy        share of samples that the classifier reads as the requested digit (overall, and per digit)
+  fd              Fréchet distance in the classifier's 128-d feature space against the 10,000 test images
+  fd_per_digit    the same within each digit, averaged: catches a model that collapses inside a class
+  precision, recall   improved precision and recall (Kynkäänniemi et al. 2019, k = 3), same feature space
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+
+from cgan.classifier import FEATURE_DIM, MnistClassifier
+from cgan.data import DEFAULT_DATA_DIR, load_mnist
+from cgan.hub import BUNDLED_CLASSIFIER, EVALUATION_FILE, load_generator, resolve_source, write_model_card
+from cgan.models import NUM_CLASSES
+
+BATCH = 1000
+
+
+class ClassifierFeatures(nn.Module):
+    """The classifier's penultimate layer as a torchmetrics custom feature extractor: uint8 digits -> (N, 128)."""
+
+    num_features = FEATURE_DIM
+
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier.eval()
+
+    @torch.inference_mode()
+    def forward(self, images):
+        return self.classifier.features(images)
+
+
+def fill(metric, images, real):
+    for i in range(0, len(images), BATCH):
+        metric.update(images[i:i + BATCH], real=real)
+
+
+def k_nearest_radii(features, k):
+    """Distance from each feature vector to its k-th nearest neighbour in the same set (itself excluded)."""
+    radii = torch.empty(len(features))
+    for i in range(0, len(features), BATCH):
+        d = torch.cdist(features[i:i + BATCH], features)
+        radii[i:i + BATCH] = d.kthvalue(k + 1, dim=1).values  # k + 1: the smallest distance is to itself
+    return radii
+
+
+def covered(queries, support, radii):
+    """For each query: does it fall inside the k-NN ball of at least one support point?"""
+    inside = torch.empty(len(queries), dtype=torch.bool)
+    for i in range(0, len(queries), BATCH):
+        d = torch.cdist(queries[i:i + BATCH], support)
+        inside[i:i + BATCH] = (d <= radii[None, :]).any(dim=1)
+    return inside
+
+
+def precision_recall(real_features, fake_features, k=3):
+    """Improved precision (fakes inside the real manifold) and recall (reals inside the fake manifold)."""
+    real_features, fake_features = real_features.double(), fake_features.double()
+    precision = covered(fake_features, real_features, k_nearest_radii(real_features, k)).float().mean().item()
+    recall = covered(real_features, fake_features, k_nearest_radii(fake_features, k)).float().mean().item()
+    return precision, recall
+
+
+class Evaluator:
+    """Holds the classifier and the test set's features, so that many generators (or epochs) are cheap to score."""
+
+    def __init__(self, classifier, test_images, test_labels):
+        self.classifier = classifier.eval()
+        self.extractor = ClassifierFeatures(self.classifier)
+        self.test_features = self.features(test_images)
+        self.test_labels = test_labels
+        # One FD metric overall and one per digit, each keeping the test set's statistics across resets.
+        self.fd = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False)
+        fill(self.fd, test_images, real=True)
+        self.fd_digit = []
+        for digit in range(NUM_CLASSES):
+            metric = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False)
+            fill(metric, test_images[test_labels == digit], real=True)
+            self.fd_digit.append(metric)
+
+    @torch.inference_mode()
+    def features(self, images):
+        return torch.cat([self.extractor(images[i:i + BATCH]) for i in range(0, len(images), BATCH)]).float()
+
+    def score(self, images, labels):
+        """All metrics for uint8 (N, 28, 28) images meant to show `labels` (N,)."""
+        predicted = self.classifier.predict(images)
+        correct = (predicted == labels).float()
+        per_digit_accuracy = [correct[labels == d].mean().item() for d in range(NUM_CLASSES)]
+        self.fd.reset()
+        fill(self.fd, images, real=False)
+        fd_each = []
+        for digit, metric in enumerate(self.fd_digit):
+            metric.reset()
+            fill(metric, images[labels == digit], real=False)
+            fd_each.append(metric.compute().item())
+        precision, recall = precision_recall(self.test_features, self.features(images))
+        return {
+            "accuracy": correct.mean().item(),
+            "accuracy_min": min(per_digit_accuracy),
+            "accuracy_per_digit": per_digit_accuracy,
+            "fd": self.fd.compute().item(),
+            "fd_per_digit": sum(fd_each) / NUM_CLASSES,
+            "fd_per_digit_each": fd_each,
+            "precision": precision,
+            "recall": recall,
+        }
+
+    def score_generator(self, generator, n_per_digit=1000, seed=0):
+        images = torch.cat([torch.from_numpy(generator.generate(d, n_per_digit, seed=seed + d))
+                            for d in range(NUM_CLASSES)])
+        labels = torch.arange(NUM_CLASSES).repeat_interleave(n_per_digit)
+        return self.score(images, labels)
+
+
+def real_sample(images, labels, n_per_digit, seed=0):
+    """`n_per_digit` random training images of each digit: the real-data floor, drawn like a generator's samples."""
+    rng = torch.Generator().manual_seed(seed)
+    picks = []
+    for digit in range(NUM_CLASSES):
+        idx = (labels == digit).nonzero().squeeze(1)
+        picks.append(idx[torch.randperm(len(idx), generator=rng)[:n_per_digit]])
+    picks = torch.cat(picks)
+    return images[picks], labels[picks]
+
+
+def load_classifier(source=None):
+    return MnistClassifier.from_pretrained(str(source or BUNDLED_CLASSIFIER), strict=True).eval()
+
+
+def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None):
+    """Score a generator and the real-data floor; returns the JSON-ready dict that `--json` prints."""
+    start = time.perf_counter()
+    generator = load_generator(model)
+    evaluator = Evaluator(load_classifier(classifier), *load_mnist(False, data_dir, mnist_dir))
+    train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
+    return {
+        "model_source": generator.source,
+        "arch": generator.arch,
+        "n_per_digit": n_per_digit,
+        "seed": seed,
+        "model": evaluator.score_generator(generator, n_per_digit, seed),
+        "real": evaluator.score(*real_sample(train_images, train_labels, min(n_per_digit, 5421), seed)),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def report(result):
+    """A human-readable table of an `evaluate` result."""
+    m, r = result["model"], result["real"]
+    lines = [f"model {result['model_source']} ({result['arch']}), {result['n_per_digit']} samples per digit, "
+             f"seed {result['seed']}", f"{'metric':<24}{'model':>10}{'real data':>12}"]
+    for name, key, fmt in [("accuracy", "accuracy", "{:.2%}"), ("worst digit accuracy", "accuracy_min", "{:.2%}"),
+                           ("FD", "fd", "{:.2f}"), ("FD per digit (mean)", "fd_per_digit", "{:.2f}"),
+                           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}")]:
+        lines.append(f"{name:<24}{fmt.format(m[key]):>10}{fmt.format(r[key]):>12}")
+    lines.append("per digit accuracy: " + " ".join(f"{d}:{a:.1%}" for d, a in enumerate(m["accuracy_per_digit"])))
+    lines.append("per digit FD:       " + " ".join(f"{d}:{v:.1f}" for d, v in enumerate(m["fd_per_digit_each"])))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cgan.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="local folder or Hub repo id (default: $CGAN_MODEL, "
+                                                      "else the bundled checkpoints/generator)")
+    parser.add_argument("--n-per-digit", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--classifier", default=None, help="classifier folder (default: checkpoints/classifier)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--save", action="store_true", help=f"write {EVALUATION_FILE} into the (local) model "
+                                                           "folder and refresh its model card")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    parser.add_argument("--mnist-dir", default=None, help="folder with the four official MNIST .gz files")
+    args = parser.parse_args(argv)
+    if args.n_per_digit < 10:
+        parser.error(f"--n-per-digit must be at least 10, got {args.n_per_digit}")
+    try:
+        result = evaluate(args.model, args.n_per_digit, args.seed, args.classifier, args.data_dir, args.mnist_dir)
+    except (OSError, ValueError, RuntimeError) as error:
+        sys.exit(f"error: {error}")
+    print(json.dumps(result) if args.json else report(result))
+    if args.save:
+        folder = Path(resolve_source(args.model))
+        if not folder.is_dir():
+            sys.exit(f"error: --save needs a local model folder, got {folder}")
+        (folder / EVALUATION_FILE).write_text(json.dumps(result, indent=2))
+        write_model_card(folder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The networks: the course report's CGAN (`seed`) and the default conditional DCGAN (`dcgan`).
+
+Images inside the networks are float (N, 1, 28, 28) in [-1, 1]; labels are int64 (N,) in 0-9.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+NUM_CLASSES = 10
+ARCHS = ("dcgan", "seed")
+DEFAULT_ARCH = "dcgan"
+
+
+# --- seed: the course report's network, as written -------------------------------------------------------------
+
+
+class SeedGenerator(nn.Module):
+    """Noise + one-hot label -> 56x56 map -> one conv -> a stride-2 conv down to 28x28."""
+
+    def __init__(self, z_dim=100):
+        super().__init__()
+        self.z_dim = z_dim
+        self.fc = nn.Sequential(nn.Linear(z_dim + NUM_CLASSES, 56 * 56), nn.ReLU(True))
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 25, 3, padding=1),  # 25 x 56 x 56
+            nn.BatchNorm2d(25),
+            nn.ReLU(True),
+            nn.Conv2d(25, 1, 2, stride=2),  # 1 x 28 x 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z, labels):
+        one_hot = nn.functional.one_hot(labels, NUM_CLASSES).to(z.dtype)
+        x = self.fc(torch.cat([z, one_hot], dim=1)).view(-1, 1, 56, 56)
+        return self.conv(x)
+
+
+class SeedDiscriminator(nn.Module):
+    """Image -> 10 sigmoid scores, one per digit; trained against the one-hot label (real) or zeros (fake)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 5, padding=2),  # 32 x 28 x 28
+            nn.LeakyReLU(0.2, True),
+            nn.MaxPool2d(2),  # 32 x 14 x 14
+            nn.Conv2d(32, 64, 5, padding=2),  # 64 x 14 x 14
+            nn.LeakyReLU(0.2, True),
+            nn.MaxPool2d(2),  # 64 x 7 x 7
+            nn.Flatten(),
+            nn.Linear(3136, 1024),
+            nn.LeakyReLU(0.2, True),
+            nn.Linear(1024, NUM_CLASSES),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, images, labels=None):
+        # The report's D never sees the label: the label is the target of its 10 outputs.
+        return self.net(images)
+
+
+# --- dcgan: the default ----------------------------------------------------------------------------------------
+
+
+class DCGANGenerator(nn.Module):
+    """Noise + learned label embedding -> 7x7 -> 14x14 -> 28x28 with transposed convs and BatchNorm."""
+
+    def __init__(self, z_dim=64, channels=32, embed_dim=32):
+        super().__init__()
+        self.z_dim = z_dim
+        self.embed = nn.Embedding(NUM_CLASSES, embed_dim)
+        self.fc = nn.Sequential(
+            nn.Linear(z_dim + embed_dim, 2 * channels * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * channels * 7 * 7),
+            nn.ReLU(True),
+        )
+        self.channels = channels
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1, bias=False),  # channels x 14 x 14
+            nn.BatchNorm2d(channels),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(channels, 1, 4, 2, 1),  # 1 x 28 x 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z, labels):
+        x = self.fc(torch.cat([z, self.embed(labels)], dim=1))
+        return self.up(x.view(-1, 2 * self.channels, 7, 7))
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's mean feature std as one extra channel (ProGAN): a collapsed batch has std ~0, so D can
+    tell it from real data and G is pushed back towards variety."""
+
+    def __init__(self, group_size=4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        g = min(self.group_size, n)
+        if n % g:
+            g = 1
+        if g == 1:
+            std = x.new_zeros(n, 1, h, w)
+        else:
+            y = x.reshape(g, n // g, c * h * w)
+            # Written out rather than y.var(0): a reduction over the leading dim is ~10x slower on CPU.
+            std = (y - y.mean(0)).square().mean(0).add(1e-8).sqrt().mean(1)  # (n // g,)
+            std = std.view(1, -1, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+        return torch.cat([x, std], dim=1)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convs with spectral norm, a minibatch-std channel, then a projection head:
+    score = w . h(x, y) + embed(y) . h(x, y)  (Miyato & Koyama 2018).
+
+    The label also enters at the input, as 10 one-hot planes beside the image, so that the first conv can look
+    for class-specific strokes: with the projection head alone, D learned the classes slowly (see
+    docs/training-notes.md).
+    """
+
+    def __init__(self, channels=32):
+        super().__init__()
+        self.input_conv = spectral_norm(nn.Conv2d(1 + NUM_CLASSES, channels, 4, 2, 1))  # channels x 14 x 14
+        planes = torch.eye(NUM_CLASSES)[:, :, None, None].expand(-1, -1, 28, 28).clone()
+        self.register_buffer("label_planes", planes, persistent=False)  # (10, 10, 28, 28): one set per label
+        self.features = nn.Sequential(
+            nn.LeakyReLU(0.2, True),
+            spectral_norm(nn.Conv2d(channels, 2 * channels, 4, 2, 1)),  # 2channels x 7 x 7
+            nn.LeakyReLU(0.2, True),
+            MinibatchStd(),  # (2channels + 1) x 7 x 7
+            nn.Flatten(),
+        )
+        feature_dim = (2 * channels + 1) * 7 * 7
+        self.linear = spectral_norm(nn.Linear(feature_dim, 1))
+        self.embed = spectral_norm(nn.Embedding(NUM_CLASSES, feature_dim))
+
+    def forward(self, images, labels):
+        weight = self.input_conv.weight
+        # conv([image; planes]) = conv(image) + conv(planes), and the second term depends on the label only:
+        # computed once per label and looked up, it costs nothing per image.
+        image_part = F.conv2d(images, weight[:, :1], self.input_conv.bias, stride=2, padding=1)
+        label_part = F.conv2d(self.label_planes.to(images.dtype), weight[:, 1:], stride=2, padding=1)
+        h = self.features(image_part + label_part[labels])
+        return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
+
+
+def build_networks(arch):
+    """(generator, discriminator) for an architecture name in ARCHS."""
+    if arch == "seed":
+        return SeedGenerator(), SeedDiscriminator()
+    if arch == "dcgan":
+        return DCGANGenerator(), DCGANDiscriminator()
+    raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")

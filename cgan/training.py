@@ -1,0 +1,329 @@
+"""The GAN training loop: D step, G step, EMA, per-epoch artifacts and resumable state.
+
+A run folder holds:
+  samples/epoch_NNN.png   10x10 grid, a row per digit, the same noise every epoch
+  metrics.jsonl           one line per epoch: losses, mean D(x), mean D(G(z)), diversity, seconds
+  state.pt                everything needed to resume (written atomically each epoch)
+  losses.png, d_scores.png, diversity.png   the curves, at the end
+  generator/              the trained generator in Hugging Face layout (config.json, model.safetensors, README.md)
+"""
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range
+from cgan.generation import ConditionalGenerator
+from cgan.models import DEFAULT_ARCH, NUM_CLASSES, build_networks
+from cgan.plots import save_grid, save_training_curves
+from cgan.diversity import DiversityProbe
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How one architecture is trained; the defaults of `python train.py --arch NAME`."""
+
+    loss: str  # "hinge", "nonsaturating" or "seed" (the report's BCE on 10 sigmoid outputs)
+    optimizer: str  # "adam" or "sgd"
+    lr: float  # generator learning rate; D uses lr * d_lr_ratio
+    d_lr_ratio: float
+    betas: tuple
+    epochs: int
+    batch_size: int
+    ema_decay: float  # 0 disables the EMA generator
+
+
+RECIPES = {
+    # Hinge loss, TTUR (D at twice G's rate), Adam without momentum: see docs/training-notes.md for the measurements.
+    "dcgan": Recipe(loss="hinge", optimizer="adam", lr=8e-4, d_lr_ratio=2.0, betas=(0.0, 0.9), epochs=10,
+                    batch_size=64, ema_decay=0.999),
+    # The report's recipe (SGD, BCE on 10 sigmoid outputs). Two epochs take as long on a CPU as the default's ten.
+    "seed": Recipe(loss="seed", optimizer="sgd", lr=0.05, d_lr_ratio=1.0, betas=(0.5, 0.0), epochs=2,
+                   batch_size=64, ema_decay=0.0),
+}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    arch: str = DEFAULT_ARCH
+    epochs: int | None = None  # None: the recipe's
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs/default"
+    data_dir: str = DEFAULT_DATA_DIR
+    mnist_dir: str | None = None
+    limit: int | None = None  # train on the first `limit` images only (smoke tests)
+    resume: bool = False
+
+    def resolved(self):
+        """A copy with every None filled from the architecture's recipe."""
+        recipe = RECIPES[self.arch]
+        return dataclasses.replace(
+            self,
+            epochs=self.epochs or recipe.epochs,
+            batch_size=self.batch_size or recipe.batch_size,
+            lr=self.lr or recipe.lr,
+        )
+
+
+def pick_device(name):
+    if name != "auto":
+        if name == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device auto or cpu")
+        if name == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("device 'mps' was asked for but MPS is not available; use --device auto or cpu")
+        if name not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+# --- losses: each returns (loss, mean D(x) or D(G(z)) as a probability, for the logs) ---------------------------
+
+
+def d_loss_fn(loss, real_scores, fake_scores, labels):
+    if loss == "hinge":
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    if loss == "nonsaturating":
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+    # seed: BCE of the 10 sigmoid outputs against the one-hot label (real) and against zeros (fake).
+    target = F.one_hot(labels, NUM_CLASSES).float()
+    return F.binary_cross_entropy(real_scores, target) + F.binary_cross_entropy(fake_scores, torch.zeros_like(target))
+
+
+def g_loss_fn(loss, fake_scores, labels):
+    if loss == "hinge":
+        return -fake_scores.mean()
+    if loss == "nonsaturating":
+        return F.softplus(-fake_scores).mean()
+    return F.binary_cross_entropy(fake_scores, F.one_hot(labels, NUM_CLASSES).float())
+
+
+def score_as_probability(loss, scores, labels):
+    """Mean D output as a probability that the image is a real digit of its label."""
+    if loss == "seed":
+        return scores.float().gather(1, labels[:, None]).mean()
+    return torch.sigmoid(scores.float()).mean()
+
+
+def make_optimizer(recipe, params, lr, device):
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=recipe.betas[0])
+    # The fused kernel is one launch per step instead of one per tensor: worth it on a GPU only.
+    return torch.optim.Adam(params, lr=lr, betas=recipe.betas, fused=device.type == "cuda")
+
+
+def update_ema(ema, model, decay):
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p, 1 - decay)
+        for e, b in zip(ema.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+def atomic_save(obj, path):
+    """torch.save to a temporary file, then rename: a crash mid-write leaves the previous file intact."""
+    tmp = Path(str(path) + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """One training run in one run folder."""
+
+    def __init__(self, config: TrainConfig):
+        if config.arch not in RECIPES:
+            raise ValueError(f"arch must be one of {', '.join(RECIPES)}, got {config.arch!r}")
+        self.config = config.resolved()
+        self.recipe = RECIPES[self.config.arch]
+        self.out = Path(self.config.out)
+        self.device = pick_device(self.config.device)
+        self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
+        # bf16 autocast only pays on a GPU; on CPU fp32 is both faster and exact.
+        self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+        torch.manual_seed(self.config.seed)
+        self.G, self.D = build_networks(self.config.arch)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
+        lr = self.config.lr
+        self.opt_G = make_optimizer(self.recipe, self.G.parameters(), lr, self.device)
+        self.opt_D = make_optimizer(self.recipe, self.D.parameters(), lr * self.recipe.d_lr_ratio, self.device)
+        # All of the run's randomness (batch order, noise) comes from this CPU generator, saved with the state.
+        self.rng = torch.Generator().manual_seed(self.config.seed)
+        self.epoch = 0
+        self.steps = 0
+        self.history = []
+        self.healthy = None  # (epoch, generator weights) of the last epoch that was not collapsed
+
+        fixed = torch.Generator().manual_seed(1234)
+        # One noise vector per column, repeated down the rows: a row per digit, the same "style" per column.
+        self.grid_noise = torch.randn(NUM_CLASSES, self.G.z_dim, generator=fixed).repeat(NUM_CLASSES, 1)
+        self.grid_labels = torch.arange(NUM_CLASSES).repeat_interleave(NUM_CLASSES)
+
+    # --- the generator the run keeps: the EMA when there is one ----------------------------------------------------
+    @property
+    def final_G(self):
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def state_dict(self):
+        return {
+            "config": dataclasses.asdict(self.config),
+            "epoch": self.epoch,
+            "steps": self.steps,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "healthy": self.healthy,
+        }
+
+    def load_state_dict(self, state):
+        self.epoch = state["epoch"]
+        self.steps = state["steps"]
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = state["history"]
+        self.healthy = state["healthy"]
+
+    # --- one step -----------------------------------------------------------------------------------------------------
+    def noise(self, n):
+        return torch.randn(n, self.G.z_dim, generator=self.rng).to(self.device, non_blocking=True)
+
+    def train_step(self, real, labels):
+        loss = self.recipe.loss
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            # (1) D step: real digits of their label vs. fakes of the same labels (G gets the label too).
+            fake = self.G(self.noise(len(labels)), labels)
+            real_scores = self.D(real, labels)
+            fake_scores = self.D(fake.detach(), labels)
+            d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
+        self.opt_D.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_D.step()
+
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            # (2) G step: make D score the fakes as real digits of the requested label.
+            g_scores = self.D(fake, labels)
+            g_loss = g_loss_fn(loss, g_scores.float(), labels)
+        self.opt_G.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_G.step()
+        if self.G_ema is not None:
+            self.steps += 1
+            # Warm-up: early on the EMA follows G closely, so it is not dragged back to the random init.
+            update_ema(self.G_ema, self.G, min(self.recipe.ema_decay, (1 + self.steps) / (10 + self.steps)))
+        return d_loss.detach(), g_loss.detach(), real_scores.detach(), fake_scores.detach()
+
+    # --- the run --------------------------------------------------------------------------------------------------------
+    def fit(self, log=print, progress=True):
+        cfg = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "samples").mkdir(exist_ok=True)
+        state_path = self.out / "state.pt"
+        if cfg.resume:
+            if not state_path.exists():
+                raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
+            self.load_state_dict(torch.load(state_path, map_location=self.device, weights_only=True))
+            log(f"resumed {state_path} after epoch {self.epoch}")
+
+        images, labels = load_mnist(train=True, data_dir=cfg.data_dir, mnist_dir=cfg.mnist_dir)
+        if cfg.limit:
+            images, labels = images[: cfg.limit], labels[: cfg.limit]
+        # The whole set lives on the device as uint8 (47 MB); batches are sliced from it, no DataLoader.
+        images, labels = images.to(self.device), labels.to(self.device)
+        probe = DiversityProbe(images, labels, seed=cfg.seed)
+        n = len(labels)
+        steps = max(1, n // cfg.batch_size)
+        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+
+        while self.epoch < cfg.epochs:
+            self.G.train()
+            self.D.train()
+            start = time.perf_counter()
+            order = torch.randperm(n, generator=self.rng).to(self.device)
+            sums = torch.zeros(4, device=self.device)
+            bar = tqdm(range(steps), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", unit="step", leave=False,
+                       disable=not progress)
+            for step in bar:
+                idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx])
+                sums += torch.stack([d_loss, g_loss,
+                                     score_as_probability(self.recipe.loss, real_s, labels[idx]),
+                                     score_as_probability(self.recipe.loss, fake_s, labels[idx])])
+                if step % 20 == 0:
+                    bar.set_postfix(D=f"{d_loss.item():.3f}", G=f"{g_loss.item():.3f}")
+            bar.close()
+            seconds = time.perf_counter() - start
+            self.epoch += 1
+            self.end_epoch(sums / steps, seconds, probe, log)
+            atomic_save(self.state_dict(), state_path)
+
+        save_training_curves(self.history, self.out)
+        return self.finish(log)
+
+    def end_epoch(self, means, seconds, probe, log):
+        G = self.final_G
+        G.eval()
+        with torch.no_grad():
+            grid = G(self.grid_noise.to(self.device), self.grid_labels.to(self.device)).float().cpu()
+        save_grid(grid, self.out / "samples" / f"epoch_{self.epoch:03d}.png", nrow=NUM_CLASSES)
+        diversity = probe.measure(G, self.device)
+        d_loss, g_loss, d_real, d_fake = means.tolist()
+        row = {"epoch": self.epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
+               "diversity_min": min(diversity), "diversity_mean": sum(diversity) / len(diversity),
+               "diversity": diversity, "seconds": seconds}
+        self.history.append(row)
+        # Rewritten whole from the history: after a resume it never holds the lines of an epoch that was lost.
+        (self.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        log(f"epoch {self.epoch}: D {d_loss:.3f}  G {g_loss:.3f}  D(x) {d_real:.2f}  D(G(z)) {d_fake:.2f}  "
+            f"diversity min {row['diversity_min']:.2f} mean {row['diversity_mean']:.2f}  {seconds:.0f}s")
+        if probe.collapsed(diversity):
+            worst = min(range(NUM_CLASSES), key=lambda d: diversity[d])
+            log(f"WARNING: collapse: the fakes of digit {worst} vary {diversity[worst]:.2f}x as much as real ones "
+                f"(threshold {probe.threshold})")
+        else:
+            self.healthy = {"epoch": self.epoch, "weights": copy.deepcopy(G.state_dict())}
+
+    def finish(self, log):
+        """Save the last generator that was not collapsed (the final one, unless the end collapsed)."""
+        G = self.final_G
+        if self.healthy is None:
+            log("WARNING: every epoch looked collapsed; saving the final generator anyway")
+        elif self.healthy["epoch"] != self.epoch:
+            log(f"WARNING: the final generator is collapsed; saving epoch {self.healthy['epoch']}'s instead")
+            G.load_state_dict(self.healthy["weights"])
+        model = ConditionalGenerator(arch=self.config.arch)
+        model.net.load_state_dict(G.state_dict())
+        return model.cpu().eval()
+
+
+def train(config: TrainConfig, log=print, progress=True):
+    """Train; returns (the generator to save, a ConditionalGenerator on the CPU; the trainer, for its logs)."""
+    trainer = Trainer(config)
+    return trainer.fit(log=log, progress=progress), trainer

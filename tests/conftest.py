@@ -1,0 +1,33 @@
+"""Shared fixtures. MNIST comes from $CGAN_MNIST_DIR, else ../shared/data/mnist/raw beside the repo (read-only),
+else a torchvision download."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist" / "raw"
+
+if not os.environ.get("CGAN_MNIST_DIR") and SHARED_MNIST.is_dir():
+    os.environ["CGAN_MNIST_DIR"] = str(SHARED_MNIST)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """One extracted copy of MNIST for the whole session."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def test_set(data_dir):
+    from cgan.data import load_mnist
+    return load_mnist(train=False, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(data_dir, test_set):
+    """A folder holding the four official .gz files (after the download, if there was no local one)."""
+    from cgan.data import load_mnist
+    load_mnist(train=True, data_dir=data_dir)
+    return Path(os.environ.get("CGAN_MNIST_DIR") or data_dir / "MNIST" / "raw")

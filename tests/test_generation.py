@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+
+from cgan import ConditionalGenerator, load_generator
+from cgan.hub import BUNDLED_GENERATOR
+from cgan.models import ARCHS, build_networks
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_networks_map_noise_and_labels_to_digit_images(arch):
+    G, D = build_networks(arch)
+    z = torch.randn(6, G.z_dim)
+    labels = torch.arange(6)
+    fake = G(z, labels)
+    assert fake.shape == (6, 1, 28, 28)
+    assert fake.min() >= -1 and fake.max() <= 1
+    scores = D(fake, labels)
+    assert scores.shape == ((6, 10) if arch == "seed" else (6,))
+
+
+def test_unknown_arch_is_refused_by_name():
+    with pytest.raises(ValueError, match="arch must be one of dcgan, seed, got 'big'"):
+        ConditionalGenerator(arch="big")
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    return ConditionalGenerator("dcgan")
+
+
+def test_generate_returns_uint8_digits(generator):
+    images = generator.generate(digit=7, n=16, seed=42)
+    assert isinstance(images, np.ndarray)
+    assert images.shape == (16, 28, 28) and images.dtype == np.uint8
+
+
+def test_same_seed_gives_same_images(generator):
+    assert np.array_equal(generator.generate(3, 8, seed=5), generator.generate(3, 8, seed=5))
+
+
+def test_seed_is_independent_of_the_global_rng(generator):
+    first = generator.generate(3, 8, seed=5)
+    torch.manual_seed(123)
+    torch.randn(1000)
+    assert np.array_equal(first, generator.generate(3, 8, seed=5))
+
+
+def test_different_seeds_give_different_images(generator):
+    assert not np.array_equal(generator.generate(3, 8, seed=5), generator.generate(3, 8, seed=6))
+
+
+def test_large_n_is_generated_in_batches(generator):
+    images = generator.generate(1, 2500, seed=1)
+    assert images.shape == (2500, 28, 28)
+    assert len({img.tobytes() for img in images[::100]}) == 25
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"digit": 10}, "digit must be an integer 0-9, got 10"),
+    ({"digit": "7"}, "digit must be an integer 0-9, got '7'"),
+    ({"digit": 2.5}, "digit must be an integer 0-9, got 2.5"),
+    ({"digit": True}, "digit must be an integer 0-9, got True"),
+    ({"digit": 1, "n": 0}, "n must be an integer 1-"),
+    ({"digit": 1, "n": -3}, "n must be an integer 1-"),
+    ({"digit": 1, "seed": -1}, "seed must be an integer 0-"),
+    ({"digit": 1, "seed": "x"}, "seed must be an integer 0-"),
+])
+def test_bad_arguments_name_the_argument_and_the_allowed_values(generator, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generator.generate(**kwargs)
+
+
+def test_save_and_from_pretrained_round_trip(generator, tmp_path):
+    generator.save_pretrained(tmp_path)
+    assert {"config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+    loaded = ConditionalGenerator.from_pretrained(tmp_path, strict=True)
+    assert loaded.arch == "dcgan"
+    assert np.array_equal(loaded.generate(4, 8, seed=9), generator.generate(4, 8, seed=9))
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path):
+    ConditionalGenerator("seed").save_pretrained(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(config.read_text().replace('"seed"', '"dcgan"'))
+    with pytest.raises(RuntimeError, match="Missing key|Unexpected key|size mismatch|Error"):
+        ConditionalGenerator.from_pretrained(tmp_path, strict=True)
+
+
+def test_loader_prefers_argument_then_env_then_bundled(generator, tmp_path, monkeypatch):
+    explicit, from_env = tmp_path / "explicit", tmp_path / "env"
+    generator.save_pretrained(explicit)
+    ConditionalGenerator("seed").save_pretrained(from_env)
+    monkeypatch.setenv("CGAN_MODEL", str(from_env))
+    assert load_generator(explicit).source == str(explicit)
+    assert load_generator().arch == "seed"
+    monkeypatch.delenv("CGAN_MODEL")
+    assert load_generator().source == str(BUNDLED_GENERATOR)
+
+
+def test_missing_local_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_generator(str(tmp_path / "nope"))

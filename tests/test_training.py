@@ -1,0 +1,93 @@
+"""Tiny real training runs (a few hundred images) through train.py's own entry point."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import train as train_script
+from cgan.hub import load_generator
+from cgan.training import TrainConfig, Trainer
+
+
+def run_train(tmp_path, *extra, out="run"):
+    args = ["--limit", "256", "--batch-size", "64", "--out", str(tmp_path / out), "--data-dir", str(tmp_path / "data"),
+            "--eval-per-digit", "0", "--device", "cpu", *extra]
+    train_script.main(args)
+    return tmp_path / out
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "seed"])
+def test_tiny_run_writes_every_artifact(tmp_path, arch):
+    out = run_train(tmp_path, "--arch", arch, "--epochs", "2")
+    assert (out / "samples" / "epoch_001.png").is_file() and (out / "samples" / "epoch_002.png").is_file()
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "diversity_min", "seconds"} <= rows[0].keys()
+    for name in ["losses.png", "d_scores.png", "diversity.png", "state.pt"]:
+        assert (out / name).is_file(), name
+    folder = out / "generator"
+    assert {"config.json", "model.safetensors", "README.md", "samples.png", "training.json"} <= {
+        p.name for p in folder.iterdir()}
+    card = (folder / "README.md").read_text()
+    assert "conditional-gan" in card and "license: mit" in card and "generate(digit=7" in card
+    generator = load_generator(folder)
+    assert generator.arch == arch
+    assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
+
+
+def test_resume_after_an_interruption_continues_where_it_stopped(tmp_path, monkeypatch):
+    # Reference: three epochs without a stop.
+    whole = run_train(tmp_path, "--epochs", "3", out="whole")
+
+    # The same run, stopped in the middle of epoch 2 (after epoch 1's state was saved) ...
+    calls = {"n": 0}
+    real_step = Trainer.train_step
+
+    def step_then_stop(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 6:  # 4 steps per epoch: the 2nd step of epoch 2
+            raise KeyboardInterrupt
+        return real_step(self, *args)
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_stop)
+    with pytest.raises(SystemExit, match="--resume"):
+        run_train(tmp_path, "--epochs", "3", out="stopped")
+    stopped = tmp_path / "stopped"
+    assert torch.load(stopped / "state.pt", weights_only=True)["epoch"] == 1
+    assert len((stopped / "metrics.jsonl").read_text().splitlines()) == 1
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+
+    # ... and resumed: it redoes only epoch 2 and ends with exactly the weights of the uninterrupted run.
+    run_train(tmp_path, "--epochs", "3", "--resume", out="stopped")
+    assert [json.loads(line)["epoch"] for line in (stopped / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+    a, b = load_generator(whole / "generator"), load_generator(stopped / "generator")
+    assert np.array_equal(a.generate(5, 8, seed=1), b.generate(5, 8, seed=1))
+
+
+def test_resume_without_a_saved_state_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no .*state.pt to resume from"):
+        run_train(tmp_path, "--epochs", "1", "--resume")
+
+
+def test_bad_options_are_refused_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train_script.main(["--arch", "big", "--out", str(tmp_path)])
+    assert "invalid choice: 'big'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_script.main(["--epochs", "0", "--out", str(tmp_path)])
+    assert "must be a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "state.pt").exists()
+
+
+def test_trainer_warns_when_a_digit_collapses(tmp_path):
+    trainer = Trainer(TrainConfig(out=str(tmp_path), limit=128, device="cpu"))
+    from cgan.data import load_mnist
+    from cgan.diversity import DiversityProbe
+    images, labels = load_mnist(True, data_dir=tmp_path / "data")
+    probe = DiversityProbe(images[:2000], labels[:2000])
+    # A generator that ignores its noise draws every digit one way: the probe must see it.
+    trainer.G_ema.fc[0].weight.data[:, : trainer.G.z_dim] = 0
+    ratios = probe.measure(trainer.G_ema, torch.device("cpu"))
+    assert probe.collapsed(ratios) and max(ratios) < 0.01

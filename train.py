@@ -1,0 +1,103 @@
+"""Train the conditional GAN on MNIST and save the generator in Hugging Face layout.
+
+    python train.py                          # the default architecture, to the quality bar
+    python train.py --arch seed              # the course report's baseline
+    python train.py --out runs/x --resume    # continue an interrupted run
+    python train.py --push-to-hub user/cgan-digits
+"""
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+import torch
+
+from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError
+from cgan.hub import EVALUATION_FILE, PushError, push_folder, save_model, write_model_card
+from cgan.models import ARCHS, DEFAULT_ARCH, NUM_CLASSES
+from cgan.training import RECIPES, TrainConfig, train
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    recipe = RECIPES[DEFAULT_ARCH]
+    parser.add_argument("--arch", choices=ARCHS, default=DEFAULT_ARCH)
+    parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for {DEFAULT_ARCH})")
+    parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
+    parser.add_argument("--lr", type=positive_float, help=f"generator learning rate; D uses the recipe's multiple "
+                                                          f"(default {recipe.lr} for {DEFAULT_ARCH})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    parser.add_argument("--out", default="runs/default", help="the run folder (samples, metrics, state, generator/)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
+    parser.add_argument("--mnist-dir", help="offline: a folder with the four official MNIST .gz files "
+                                            "(or set CGAN_MNIST_DIR)")
+    parser.add_argument("--limit", type=positive_int, help="train on the first N images only (quick trials)")
+    parser.add_argument("--eval-per-digit", type=int, default=1000,
+                        help="samples per digit for the evaluation after training; 0 skips it")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the saved generator to this Hub repo")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
+                         limit=args.limit, resume=args.resume)
+    start = time.perf_counter()
+    try:
+        model, trainer = train(config)
+    except KeyboardInterrupt:
+        sys.exit(f"\ninterrupted; the last finished epoch is saved. Continue with: python train.py --out {args.out} --resume")
+    except (ValueError, FileNotFoundError, MnistUnavailableError) as error:
+        sys.exit(f"error: {error}")
+    folder = trainer.out / "generator"
+    training = {
+        "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "arch": trainer.config.arch, "epochs": trainer.epoch, "seed": trainer.config.seed,
+        "minutes": sum(row["seconds"] for row in trainer.history) / 60,
+        "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,
+    }
+    with torch.no_grad():
+        samples = model(trainer.grid_noise, trainer.grid_labels)
+    save_model(model, folder, training=training, samples=samples)
+    print(f"saved the generator to {folder}")
+
+    if args.eval_per_digit:
+        from cgan.evaluate import evaluate, report
+        try:
+            result = evaluate(str(folder), args.eval_per_digit, data_dir=args.data_dir, mnist_dir=args.mnist_dir)
+        except OSError as error:  # no classifier checkpoint: the model is saved all the same
+            print(f"warning: evaluation skipped ({error}); run python -m cgan.evaluate --model {folder} --save")
+        else:
+            (folder / EVALUATION_FILE).write_text(json.dumps(result, indent=2))
+            write_model_card(folder)
+            print(report(result))
+
+    if args.push_to_hub:
+        try:
+            print(f"pushed: {push_folder(folder, args.push_to_hub, private=args.private)}")
+        except PushError as error:
+            sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

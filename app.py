@@ -6,16 +6,16 @@ On a Hugging Face Space, set CGAN_MODEL to a Hub repo id; without the Hub the bu
 """
 
 import logging
+from pathlib import Path
 
 import gradio as gr
 
-from cgan.serving import MAX_SAMPLES, GridFiles, describe, load_for_app, serve
+from cgan.serving import MAX_SAMPLES, ResultFiles, describe, load_for_app, serve
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 # Loaded once at start-up; requests share it read-only and each draws its noise from its own torch.Generator.
 generator = load_for_app()
-grid_files = GridFiles()
 
 CSS = "#digits img, #digits button img { image-rendering: pixelated; }"  # keep upscaled pixels square
 
@@ -23,10 +23,10 @@ CSS = "#digits img, #digits button img { image-rendering: pixelated; }"  # keep 
 def generate(digit, n, seed):
     """The generate endpoint: (digit 0-9, n 1-64, seed or empty) -> (gallery, seed used, grid PNG)."""
     try:
-        result = serve(generator, grid_files, digit, n, seed)
+        result = serve(generator, result_files, digit, n, seed)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    return result.images, result.seed, result.grid_path
+    return result.image_paths, result.seed, result.grid_path
 
 
 with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
@@ -55,6 +55,9 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
         preprocess=False,
         trigger_mode="always_last",
     )
+
+# The PNGs are written inside Gradio's own cache, so that it serves them without copying.
+result_files = ResultFiles(Path(demo.GRADIO_CACHE) / "cgan-digits")
 
 # Several visitors at once; each request is a few milliseconds of CPU.
 demo.queue(default_concurrency_limit=4, max_size=256)

@@ -9,7 +9,6 @@ quality.json, quality.md (a table) and quality.png (the metrics against minutes)
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist  # noqa: E402
 from cgan.evaluate import Evaluator, load_classifier, real_sample  # noqa: E402
 from cgan.training import RECIPES, TrainConfig, train  # noqa: E402
+from machine import describe  # noqa: E402
 
 METRICS = [("accuracy", "conditional accuracy"), ("accuracy_min", "worst digit accuracy"), ("fd", "Fréchet distance"),
            ("fd_per_digit", "per-digit FD"), ("precision", "precision"), ("recall", "recall")]
@@ -57,15 +57,18 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     evaluator = Evaluator(load_classifier(), *load_mnist(False, mnist_dir=args.mnist_dir))
     real = evaluator.score(*real_sample(*load_mnist(True, mnist_dir=args.mnist_dir), args.n_per_digit))
-    results = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-                          f"torch {torch.__version__}, CPU",
+    results = {"machine": f"{describe()}, torch {torch.__version__}",
                "n_per_digit": args.n_per_digit, "real": {k: real[k] for k, _ in METRICS}, "runs": {}}
     for arch in args.arch or ["dcgan", "seed"]:
         epochs = args.epochs or RECIPES[arch].epochs
         results["runs"][arch] = run(arch, epochs, args.seed, out, evaluator, args.n_per_digit, args.mnist_dir)
         (out / "quality.json").write_text(json.dumps(results, indent=2))
+    write_report(results, out)
 
-    lines = [f"Machine: {results['machine']}. {args.n_per_digit} samples per digit.", "",
+
+def write_report(results, out):
+    """quality.md (a table) and quality.png (each metric against training minutes) from the results."""
+    lines = [f"Machine: {results['machine']}. {results['n_per_digit']} samples per digit.", "",
              "| arch | epoch | minutes | " + " | ".join(name for _, name in METRICS) + " |",
              "|---|---|---|" + "---|" * len(METRICS)]
     for arch, rows in results["runs"].items():

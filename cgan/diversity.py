@@ -42,3 +42,9 @@ class DiversityProbe:
 
     def collapsed(self, ratios):
         return min(ratios) < self.threshold
+
+    @staticmethod
+    def falling(history, ratios, drop=0.25):
+        """Has the worst digit's spread fallen by more than `drop` from its best epoch so far?"""
+        best = max((row["diversity_min"] for row in history), default=0.0)
+        return min(ratios) < (1 - drop) * best

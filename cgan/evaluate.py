@@ -21,7 +21,8 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cgan.classifier import FEATURE_DIM, MnistClassifier
 from cgan.data import DEFAULT_DATA_DIR, load_mnist
-from cgan.hub import BUNDLED_CLASSIFIER, EVALUATION_FILE, load_generator, resolve_source, write_model_card
+from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, load_generator, quiet_stdout, resolve_source,
+                      write_model_card)
 from cgan.models import NUM_CLASSES
 
 BATCH = 1000
@@ -136,7 +137,8 @@ def real_sample(images, labels, n_per_digit, seed=0):
 
 
 def load_classifier(source=None):
-    return MnistClassifier.from_pretrained(str(source or BUNDLED_CLASSIFIER), strict=True).eval()
+    with quiet_stdout():
+        return MnistClassifier.from_pretrained(str(source or BUNDLED_CLASSIFIER), strict=True).eval()
 
 
 def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None):

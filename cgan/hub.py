@@ -5,6 +5,8 @@ pushing to the Hub.
 """
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -22,6 +24,12 @@ EVALUATION_FILE = "evaluation.json"  # written beside the weights by `python -m 
 TRAINING_FILE = "training.json"  # how the weights were trained: config, epochs, minutes
 
 
+def quiet_stdout():
+    """huggingface_hub prints "Loading weights from local directory" on stdout; keep stdout for our output
+    (`--json` must print JSON only)."""
+    return contextlib.redirect_stdout(io.StringIO())
+
+
 def resolve_source(source=None):
     """The model to load: `source`, else env CGAN_MODEL, else the bundled checkpoints/generator."""
     return str(source or os.environ.get(MODEL_ENV) or BUNDLED_GENERATOR)
@@ -37,7 +45,8 @@ def load_generator(source=None, device="cpu"):
     if not Path(source).is_dir() and (Path(source).exists() or source.startswith((".", "/", "~"))):
         raise FileNotFoundError(f"model folder {source} does not exist or is not a folder with config.json "
                                 f"and model.safetensors")
-    model = ConditionalGenerator.from_pretrained(source, strict=True, map_location=device)
+    with quiet_stdout():
+        model = ConditionalGenerator.from_pretrained(source, strict=True, map_location=device)
     model.source = source
     return model.to(device).eval()
 
@@ -80,8 +89,8 @@ or load the weights directly: `ConditionalGenerator.from_pretrained("{repo_id}")
 """
 
 ARCH_TEXT = {
-    "dcgan": "conditional DCGAN: label embedding in G, projection discriminator with spectral norm and minibatch std, "
-             "hinge loss, EMA of the generator weights",
+    "dcgan": "conditional DCGAN: a label embedding in G; a discriminator that sees the label as input planes and "
+             "through a projection head, with spectral norm and a minibatch-std channel; hinge loss; EMA of G",
     "seed": "the course report's CGAN: one-hot label concatenated to the noise, discriminator with 10 sigmoid "
             "outputs trained against one-hot targets, SGD",
 }

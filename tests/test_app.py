@@ -69,14 +69,14 @@ def test_generate_endpoint_returns_the_digits_the_seed_and_the_grid(client):
     assert Path(grid).suffix == ".png" and "digit-7_n-5_seed-42" in Path(grid).name
     from cgan import load_generator
     expected = load_generator().generate(7, 5, seed=42)
-    assert all(np.array_equal(img[::4, ::4], want) for img, want in zip(images, expected))
+    assert all(np.array_equal(img[::4, ::4], want) for img, want in zip(images, expected, strict=True))
 
 
 def test_empty_seed_is_drawn_and_returned(client):
     gallery, seed, _ = client.predict("3", 2, "", api_name="/generate")
     assert isinstance(seed, int) and 0 <= seed < 2**32 and len(gallery) == 2
     again, _, _ = client.predict(3, 2, seed, api_name="/generate")
-    assert all(np.array_equal(a, b) for a, b in zip(pixels(gallery), pixels(again)))
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(gallery), pixels(again), strict=True))
 
 
 @pytest.mark.parametrize("digit, n, seed, message", [
@@ -101,7 +101,7 @@ def test_concurrent_calls_each_get_exactly_their_own_images(client):
         jobs = {seed: pool.submit(client.predict, seed % 10, 3, seed, api_name="/generate") for seed in seeds}
         together = {seed: pixels(job.result(timeout=120)[0]) for seed, job in jobs.items()}
     for seed in seeds:
-        assert all(np.array_equal(a, b) for a, b in zip(alone[seed], together[seed])), seed
+        assert all(np.array_equal(a, b) for a, b in zip(alone[seed], together[seed], strict=True)), seed
 
 
 def test_browser_user_picks_a_digit_count_and_seed_and_sees_that_many(app_url):

@@ -72,7 +72,7 @@ def test_empty_seed_draws_one_and_reports_it(generator, files):
     result = serve(generator, files, 2, 3, "")
     again = serve(generator, files, 2, 3, result.seed)
     assert 0 <= result.seed <= 2**32 - 1
-    assert all(np.array_equal(a, b) for a, b in zip(pixels(result.image_paths), pixels(again.image_paths)))
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(result.image_paths), pixels(again.image_paths), strict=True))
 
 
 def test_grid_png_holds_the_whole_result(generator, files):

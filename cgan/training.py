@@ -38,7 +38,6 @@ class Recipe:
     epochs: int
     batch_size: int
     ema_decay: float  # 0 disables the EMA generator
-    lr_decay_start: float | None = None  # from this fraction of the run on, both learning rates fall linearly to 0
 
 
 RECIPES = {
@@ -225,16 +224,6 @@ class Trainer:
     def noise(self, n):
         return torch.randn(n, self.G.z_dim, generator=self.rng).to(self.device, non_blocking=True)
 
-    def set_learning_rates(self, total_steps):
-        start = self.recipe.lr_decay_start
-        if start is None:
-            return
-        progress = self.steps / total_steps
-        scale = 1.0 if progress < start else max(0.0, (1 - progress) / (1 - start))
-        for opt, lr in ((self.opt_G, self.config.lr), (self.opt_D, self.config.lr * self.recipe.d_lr_ratio)):
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
-
     def train_step(self, real, labels):
         loss = self.recipe.loss
         # Networks run under autocast (bf16 on a GPU); losses in fp32 outside it, where BCE is allowed.
@@ -290,7 +279,6 @@ class Trainer:
             bar = tqdm(range(steps), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", unit="step", leave=False,
                        disable=not progress)
             for step in bar:
-                self.set_learning_rates(cfg.epochs * steps)
                 idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
                 d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx])
                 sums += torch.stack([d_loss, g_loss,

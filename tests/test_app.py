@@ -134,6 +134,11 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_that_many(app_url):
             assert page.locator("#digits img").count() == 5
             assert gallery.count() >= 1
             page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
+
+            # Changing an input regenerates without a click.
+            count.fill("3")
+            count.press("Enter")
+            page.wait_for_function("document.querySelectorAll('#digits img').length === 3", timeout=60000)
         finally:
             browser.close()
     assert (ARTIFACTS / "app.png").stat().st_size > 0

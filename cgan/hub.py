@@ -45,8 +45,15 @@ def load_generator(source=None, device="cpu"):
     if not Path(source).is_dir() and (Path(source).exists() or source.startswith((".", "/", "~"))):
         raise FileNotFoundError(f"model folder {source} does not exist or is not a folder with config.json "
                                 f"and model.safetensors")
-    with quiet_stdout():
-        model = ConditionalGenerator.from_pretrained(source, strict=True, map_location=device)
+    try:
+        with quiet_stdout():
+            model = ConditionalGenerator.from_pretrained(source, strict=True, map_location=device)
+    except Exception as error:
+        if Path(source).is_dir():
+            raise  # a local folder with wrong or broken files: the library's own error says what is wrong
+        # Not a local folder, so a Hub repo id: unknown, private, or the Hub out of reach.
+        raise FileNotFoundError(f"could not load model {source!r}: it is not a local folder, and as a Hub repo id "
+                                f"it failed ({type(error).__name__}: {error})") from error
     model.source = source
     return model.to(device).eval()
 

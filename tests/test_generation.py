@@ -104,6 +104,12 @@ def test_missing_local_folder_is_a_clear_error(tmp_path):
         load_generator(str(tmp_path / "nope"))
 
 
+def test_unloadable_hub_repo_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network on any machine: the Hub cannot be asked
+    with pytest.raises(FileNotFoundError, match="could not load model 'nobody/no-such-cgan'"):
+        load_generator("nobody/no-such-cgan")
+
+
 def test_shell_command_writes_a_grid_png_or_an_array(tmp_path, capsys):
     from PIL import Image
 

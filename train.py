@@ -44,6 +44,8 @@ def parse_args(argv=None):
                                                           f"(default {recipe.lr} for {DEFAULT_ARCH})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="torch.compile the networks (default: on a CUDA GPU only)")
     parser.add_argument("--out", default="runs/default", help="the run folder (samples, metrics, state, generator/)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
@@ -61,7 +63,7 @@ def main(argv=None):
     args = parse_args(argv)
     config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
-                         limit=args.limit, resume=args.resume)
+                         limit=args.limit, resume=args.resume, compile=args.compile)
     start = time.perf_counter()
     try:
         model, trainer = train(config)

@@ -64,30 +64,46 @@ class SeedDiscriminator(nn.Module):
 # --- dcgan: the default ----------------------------------------------------------------------------------------
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are learned per digit (de Vries et al. 2017, as in SNGAN's and BigGAN's
+    generators): the label steers every layer, not just the input."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Parameter(torch.ones(NUM_CLASSES, channels))
+        self.shift = nn.Parameter(torch.zeros(NUM_CLASSES, channels))
+
+    def forward(self, x, one_hot):
+        # one_hot @ table rather than an embedding lookup: the backward is a small matmul instead of a scatter.
+        scale = (one_hot @ self.scale)[:, :, None, None]
+        shift = (one_hot @ self.shift)[:, :, None, None]
+        return torch.addcmul(shift, self.norm(x), scale)
+
+
 class DCGANGenerator(nn.Module):
-    """Noise + learned label embedding -> 7x7 -> 14x14 -> 28x28 with transposed convs and BatchNorm."""
+    """Noise + learned label embedding -> 7x7 -> 14x14 -> 28x28, with class-conditional BatchNorm."""
 
     def __init__(self, z_dim=64, channels=32, embed_dim=32):
         super().__init__()
         self.z_dim = z_dim
-        self.embed = nn.Embedding(NUM_CLASSES, embed_dim)
-        self.fc = nn.Sequential(
-            nn.Linear(z_dim + embed_dim, 2 * channels * 7 * 7, bias=False),
-            nn.BatchNorm1d(2 * channels * 7 * 7),
-            nn.ReLU(True),
-        )
         self.channels = channels
-        self.up = nn.Sequential(
-            nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1, bias=False),  # channels x 14 x 14
-            nn.BatchNorm2d(channels),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(channels, 1, 4, 2, 1),  # 1 x 28 x 28
-            nn.Tanh(),
-        )
+        self.embed = nn.Embedding(NUM_CLASSES, embed_dim)
+        self.fc = nn.Linear(z_dim + embed_dim, 2 * channels * 7 * 7, bias=False)
+        self.norm0 = ConditionalBatchNorm2d(2 * channels)
+        self.up = nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1, bias=False)  # channels x 14 x 14
+        self.norm1 = ConditionalBatchNorm2d(channels)
+        # A 3x3 conv to the four pixels of each 2x2 output block, then pixel_shuffle: it can express everything a
+        # ConvTranspose2d(4, stride 2) can, and on the CPU it is faster (for 64 images: 1.4 vs 3.9 ms forward,
+        # 2.3 vs 5.6 ms backward; docs/training-notes.md).
+        self.to_pixels = nn.Conv2d(channels, 4, 3, padding=1)  # 4 x 14 x 14 -> 1 x 28 x 28
 
     def forward(self, z, labels):
-        x = self.fc(torch.cat([z, self.embed(labels)], dim=1))
-        return self.up(x.view(-1, 2 * self.channels, 7, 7))
+        one_hot = F.one_hot(labels, NUM_CLASSES).to(z.dtype)
+        x = self.fc(torch.cat([z, self.embed(labels)], dim=1)).view(-1, 2 * self.channels, 7, 7)
+        x = F.relu(self.norm0(x, one_hot))
+        x = F.relu(self.norm1(self.up(x), one_hot))
+        return torch.tanh(F.pixel_shuffle(self.to_pixels(x), 2))
 
 
 class MinibatchStd(nn.Module):

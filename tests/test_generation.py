@@ -4,7 +4,7 @@ import torch
 
 from cgan import ConditionalGenerator, load_generator
 from cgan.hub import BUNDLED_GENERATOR
-from cgan.models import ARCHS, build_networks
+from cgan.models import ARCHS, ConditionalBatchNorm2d, build_networks
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -17,6 +17,19 @@ def test_networks_map_noise_and_labels_to_digit_images(arch):
     assert fake.min() >= -1 and fake.max() <= 1
     scores = D(fake, labels)
     assert scores.shape == ((6, 10) if arch == "seed" else (6,))
+
+
+def test_conditional_batchnorm_gives_each_digit_its_own_scale_and_shift():
+    norm = ConditionalBatchNorm2d(3).train()
+    with torch.no_grad():
+        norm.scale.copy_(torch.arange(1.0, 31.0).view(10, 3))
+        norm.shift.copy_(-torch.arange(30.0).view(10, 3))
+    x = torch.randn(8, 3, 5, 5)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5, 6, 9])
+    out = norm(x, torch.nn.functional.one_hot(labels, 10).float())
+    normalised = torch.nn.functional.batch_norm(x, None, None, training=True)
+    expected = normalised * norm.scale[labels][:, :, None, None] + norm.shift[labels][:, :, None, None]
+    torch.testing.assert_close(out, expected)
 
 
 def test_unknown_arch_is_refused_by_name():

@@ -1,6 +1,7 @@
 """Tiny real training runs (a few hundred images) through train.py's own entry point."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -97,7 +98,7 @@ def test_trainer_warns_when_a_digit_collapses(tmp_path):
     images, labels = load_mnist(True, data_dir=tmp_path / "data")
     probe = DiversityProbe(images[:2000], labels[:2000])
     # A generator that ignores its noise draws every digit one way: the probe must see it.
-    trainer.G_ema.fc[0].weight.data[:, : trainer.G.z_dim] = 0
+    trainer.G_ema.fc.weight.data[:, : trainer.G.z_dim] = 0
     ratios = probe.measure(trainer.G_ema, torch.device("cpu"))
     assert probe.collapsed(ratios) and max(ratios) < 0.01
 
@@ -115,3 +116,36 @@ def test_resume_keeps_the_runs_own_settings_and_can_extend_it(tmp_path):
     run_train(tmp_path, "--epochs", "2", "--resume", out="run")  # no --arch: the run's own is kept
     assert load_generator(tmp_path / "run" / "generator").arch == "seed"
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
+    # D is frozen while G's loss is back-propagated: no wasted gradient work, and D's .grad stays its own loss's.
+    trainer = Trainer(TrainConfig(out=str(tmp_path), batch_size=8))
+    seen_at_d_step = []
+    d_step = trainer.opt_D.step
+
+    def record_then_step(*args, **kwargs):
+        seen_at_d_step.append([p.grad.clone() for p in trainer.D.parameters()])
+        return d_step(*args, **kwargs)
+
+    trainer.opt_D.step = record_then_step
+    real, labels = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    for _ in range(2):
+        trainer.train_step(real, labels)
+        for at_step, p in zip(seen_at_d_step[-1], trainer.D.parameters(), strict=True):
+            assert p.requires_grad
+            torch.testing.assert_close(p.grad, at_step)
+    assert len(seen_at_d_step) == 2
+    assert all(p.grad is not None for p in trainer.G.parameters())
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on the CPU builds C++ kernels and needs a compiler")
+def test_compiled_training_saves_the_same_plain_layout(tmp_path):
+    # --compile is the default on a CUDA GPU; here it runs the same compiled path on the CPU.
+    out = run_train(tmp_path, "--compile", "--epochs", "1")
+    state = torch.load(out / "state.pt", weights_only=True)
+    assert not any("_orig_mod" in key for key in state["G"]) and not any("_orig_mod" in key for key in state["D"])
+    assert state["config"]["compile"] is True
+    generator = load_generator(str(out / "generator"))
+    assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)

@@ -44,7 +44,11 @@ class DiversityProbe:
         return min(ratios) < self.threshold
 
     @staticmethod
+    def best_so_far(history):
+        """The highest worst-digit spread of the epochs in `history` (0 before the first)."""
+        return max((row["diversity_min"] for row in history), default=0.0)
+
+    @staticmethod
     def falling(history, ratios, drop=0.25):
         """Has the worst digit's spread fallen by more than `drop` from its best epoch so far?"""
-        best = max((row["diversity_min"] for row in history), default=0.0)
-        return min(ratios) < (1 - drop) * best
+        return min(ratios) < (1 - drop) * DiversityProbe.best_so_far(history)

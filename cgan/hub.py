@@ -96,8 +96,9 @@ or load the weights directly: `ConditionalGenerator.from_pretrained("{repo_id}")
 """
 
 ARCH_TEXT = {
-    "dcgan": "conditional DCGAN: a label embedding and class-conditional BatchNorm in G; a discriminator that sees the label as input planes and "
-             "through a projection head, with spectral norm and a minibatch-std channel; hinge loss; EMA of G",
+    "dcgan": "conditional DCGAN: a label embedding and class-conditional BatchNorm in G; a discriminator that sees "
+             "the label as input planes and through a projection head, with spectral norm and a minibatch-std "
+             "channel; hinge loss; EMA of G",
     "seed": "the course report's CGAN: one-hot label concatenated to the noise, discriminator with 10 sigmoid "
             "outputs trained against one-hot targets, SGD",
 }

@@ -9,8 +9,6 @@ from PIL import Image
 
 from cgan.diversity import DiversityProbe
 
-DIVERSITY_ALARM = DiversityProbe.threshold
-
 
 def grid_image(images, nrow, pad=2):
     """uint8 (N, 28, 28) images (or float (N, 1, 28, 28) in [-1, 1]) -> one uint8 grid, ink white on black."""
@@ -50,7 +48,7 @@ def save_training_curves(history, out):
     panel(losses, "loss", [("D loss", "d_loss"), ("G loss", "g_loss")])
     panel(diversity, "spread of fakes / spread of real digits",
           [("worst digit", "diversity_min"), ("mean over digits", "diversity_mean")])
-    diversity.axhline(DIVERSITY_ALARM, color="red", linestyle="--", linewidth=1, label="collapse alarm")
+    diversity.axhline(DiversityProbe.threshold, color="red", linestyle="--", linewidth=1, label="collapse alarm")
     diversity.set_ylim(bottom=0)
     fig.tight_layout()
     fig.savefig(out / "losses.png", dpi=100)

@@ -41,7 +41,7 @@ class Recipe:
 
 
 RECIPES = {
-    # Hinge loss, TTUR (D at twice G's rate), Adam without momentum: see docs/training-notes.md for the measurements.
+    # Hinge loss, TTUR (D at 4x G's rate), Adam without momentum: see docs/training-notes.md for the measurements.
     "dcgan": Recipe(loss="hinge", optimizer="adam", lr=8e-4, d_lr_ratio=4.0, betas=(0.0, 0.9), epochs=10,
                     batch_size=64, ema_decay=0.999),
     # The report's recipe (SGD, BCE on 10 sigmoid outputs). Two epochs take as long on a CPU as the default's ten.
@@ -171,8 +171,8 @@ class Trainer:
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
-        self.compiled = self.config.compile if self.config.compile is not None else self.device.type == "cuda"
-        if self.compiled:
+        compile_networks = self.config.compile if self.config.compile is not None else self.device.type == "cuda"
+        if compile_networks:
             # In place (Module.compile), so state_dict keys and the EMA (copied above, never compiled) are unchanged.
             # On a GPU this fuses the many small element-wise kernels; on a CPU the first steps pay for compilation.
             self.G.compile()
@@ -325,7 +325,7 @@ class Trainer:
         worst = min(range(NUM_CLASSES), key=lambda d: diversity[d])
         if falling:
             log(f"WARNING: diversity is falling: digit {worst}'s fakes now vary {diversity[worst]:.2f}x as much as "
-                f"real ones, down from {max(r['diversity_min'] for r in self.history[:-1]):.2f} (a sign of collapse)")
+                f"real ones, down from {probe.best_so_far(self.history[:-1]):.2f} (a sign of collapse)")
         if probe.collapsed(diversity):
             log(f"WARNING: collapse: the fakes of digit {worst} vary {diversity[worst]:.2f}x as much as real ones "
                 f"(threshold {probe.threshold})")

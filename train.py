@@ -38,7 +38,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     recipe = RECIPES[DEFAULT_ARCH]
     parser.add_argument("--arch", choices=ARCHS, default=DEFAULT_ARCH)
-    parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for {DEFAULT_ARCH})")
+    parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for "
+                                                            f"{DEFAULT_ARCH}, {recipe.cuda_epochs} on a CUDA GPU)")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
     parser.add_argument("--lr", type=positive_float, help=f"generator learning rate; D uses the recipe's multiple "
                                                           f"(default {recipe.lr} for {DEFAULT_ARCH})")
@@ -86,7 +87,8 @@ def main(argv=None):
     if args.eval_per_digit:
         from cgan.evaluate import evaluate, report
         try:
-            result = evaluate(str(folder), args.eval_per_digit, data_dir=args.data_dir, mnist_dir=args.mnist_dir)
+            result = evaluate(str(folder), args.eval_per_digit, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
+                              device=trainer.device)
         except OSError as error:  # no classifier checkpoint: the model is saved all the same
             print(f"warning: evaluation skipped ({error}); run python -m cgan.evaluate --model {folder} --save")
         else:

@@ -1,8 +1,10 @@
 """Speed: training throughput per architecture, generation latency, and the app's server-side handling time.
 
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
+    python benchmarks/speed.py --device cuda   # the GPU only
 
-Every figure is the median of repeated runs after warm-up. Writes speed.json and speed.md to --out.
+Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
+On a GPU, training is timed as `train.py` runs it there (torch.compile, bf16) and also without torch.compile.
 """
 
 import argparse
@@ -34,21 +36,23 @@ def timed(fn, repeats, sync):
     return statistics.median(times)
 
 
-def training_throughput(arch, device, images, labels, steps=30, repeats=5):
-    trainer = Trainer(TrainConfig(arch=arch, device=str(device), out="/tmp/cgan-speed"))
+def training_throughput(arch, device, images, labels, compile=None, steps=30, repeats=5):
+    trainer = Trainer(TrainConfig(arch=arch, device=str(device), out="/tmp/cgan-speed", compile=compile))
     batch = trainer.config.batch_size
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
     real, y = to_model_range(images[idx]).to(device), labels[idx].to(device)
+    z = torch.randn(batch, trainer.G.z_dim, generator=rng).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def run():
         for _ in range(steps):
-            trainer.train_step(real, y)
+            trainer.train_step(real, y, z)
 
-    run()  # warm-up
+    run()  # warm-up (and compilation, where it is on)
     seconds = timed(run, repeats, sync)
-    return {"arch": arch, "batch_size": batch, "images_per_s": steps * batch / seconds,
+    compiled = compile if compile is not None else device.type == "cuda"
+    return {"arch": arch, "compiled": compiled, "batch_size": batch, "images_per_s": steps * batch / seconds,
             "epoch_minutes": len(labels) / (steps * batch / seconds) / 60}
 
 
@@ -86,41 +90,48 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
+                        help="all: the CPU, and the GPU when there is one")
     args = parser.parse_args()
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("error: --device cuda, but no CUDA GPU is available")
+    devices = [torch.device(kind) for kind in ("cpu", "cuda")
+               if args.device in ("all", kind) and (kind == "cpu" or torch.cuda.is_available())]
     images, labels = load_mnist(True, mnist_dir=args.mnist_dir)
-    results = {"torch": torch.__version__, "devices": {}}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     for device in devices:
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         generator = load_generator(device=str(device))
-        entry = {"machine": describe(device),
-                 "training": [training_throughput(arch, device, images, labels) for arch in ARCHS],
+        # On CUDA, train.py compiles by default: time that, and the eager networks beside it.
+        modes = [None, False] if device.type == "cuda" else [None]
+        entry = {"machine": describe(device), "torch": torch.__version__,
+                 "training": [training_throughput(arch, device, images, labels, compile)
+                              for arch in ARCHS for compile in modes],
                  "generation": [generation_latency(generator, n, sync, 50 if n < 1024 else 10)
                                 for n in (1, 16, 64, 1024)]}
         if device.type == "cpu":
             entry["app_request_64"] = app_handling(generator)
-        results["devices"][device.type] = entry
         print(json.dumps(entry, indent=2), flush=True)
+        (out / f"speed-{device.type}.json").write_text(json.dumps(entry, indent=2))
+        (out / f"speed-{device.type}.md").write_text(report(device.type, entry))
+        print(report(device.type, entry))
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.json").write_text(json.dumps(results, indent=2))
-    lines = []
-    for kind, entry in results["devices"].items():
-        lines += [f"**{kind.upper()}**: {entry['machine']}, torch {results['torch']}", "",
-                  "| training | batch | images/s | minutes per epoch (60k images) |", "|---|---|---|---|"]
-        lines += [f"| {t['arch']} | {t['batch_size']} | {t['images_per_s']:.0f} | {t['epoch_minutes']:.2f} |"
-                  for t in entry["training"]]
-        lines += ["", "| generate(n) | median ms | images/s |", "|---|---|---|"]
-        lines += [f"| {g['n']} | {g['ms']:.2f} | {g['images_per_s']:.0f} |" for g in entry["generation"]]
-        if "app_request_64" in entry:
-            app = entry["app_request_64"]
-            lines += ["", f"App, one request for 64 digits: the handler (validation, generation, 64 upscaled PNGs and "
-                          f"the grid PNG encoded and written) median {app['handler_ms']:.1f} ms; with Gradio's gallery "
-                          f"postprocessing and file bookkeeping added, median {app['with_gradio_ms']:.1f} ms"]
-        lines.append("")
-    (out / "speed.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+
+def report(kind, entry):
+    """The markdown tables of one device's measurements."""
+    lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}", "",
+             "| training | torch.compile | batch | images/s | minutes per epoch (60k images) |", "|---|---|---|---|---|"]
+    lines += [f"| {t['arch']} | {'yes' if t['compiled'] else 'no'} | {t['batch_size']} | {t['images_per_s']:.0f} | "
+              f"{t['epoch_minutes']:.2f} |" for t in entry["training"]]
+    lines += ["", "| generate(n) | median ms | images/s |", "|---|---|---|"]
+    lines += [f"| {g['n']} | {g['ms']:.2f} | {g['images_per_s']:.0f} |" for g in entry["generation"]]
+    if "app_request_64" in entry:
+        app = entry["app_request_64"]
+        lines += ["", f"App, one request for 64 digits: the handler (validation, generation, 64 upscaled PNGs and "
+                      f"the grid PNG encoded and written) median {app['handler_ms']:.1f} ms; with Gradio's gallery "
+                      f"postprocessing and file bookkeeping added, median {app['with_gradio_ms']:.1f} ms"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from cgan.data import DEFAULT_DATA_DIR, load_mnist
 from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, load_generator, quiet_stdout, resolve_source,
                       write_model_card)
 from cgan.models import NUM_CLASSES
+from cgan.training import pick_device
 
 BATCH = 1000
 
@@ -44,12 +45,12 @@ class ClassifierFeatures(nn.Module):
 
 def fill(metric, images, real):
     for i in range(0, len(images), BATCH):
-        metric.update(images[i:i + BATCH], real=real)
+        metric.update(images[i:i + BATCH].to(metric.device), real=real)
 
 
 def k_nearest_radii(features, k):
     """Distance from each feature vector to its k-th nearest neighbour in the same set (itself excluded)."""
-    radii = torch.empty(len(features))
+    radii = torch.empty(len(features), dtype=features.dtype, device=features.device)
     for i in range(0, len(features), BATCH):
         d = torch.cdist(features[i:i + BATCH], features)
         radii[i:i + BATCH] = d.kthvalue(k + 1, dim=1).values  # k + 1: the smallest distance is to itself
@@ -58,7 +59,7 @@ def k_nearest_radii(features, k):
 
 def covered(queries, support, radii):
     """For each query: does it fall inside the k-NN ball of at least one support point?"""
-    inside = torch.empty(len(queries), dtype=torch.bool)
+    inside = torch.empty(len(queries), dtype=torch.bool, device=queries.device)
     for i in range(0, len(queries), BATCH):
         d = torch.cdist(queries[i:i + BATCH], support)
         inside[i:i + BATCH] = (d <= radii[None, :]).any(dim=1)
@@ -74,32 +75,37 @@ def precision_recall(real_features, fake_features, k=3):
 
 
 class Evaluator:
-    """Holds the classifier and the test set's features, so that many generators (or epochs) are cheap to score."""
+    """Holds the classifier and the test set's features, so that many generators (or epochs) are cheap to score.
 
-    def __init__(self, classifier, test_images, test_labels):
-        self.classifier = classifier.eval()
+    `device` is where the classifier, the distances and the Fréchet statistics are computed; images may be anywhere.
+    """
+
+    def __init__(self, classifier, test_images, test_labels, device="cpu"):
+        self.device = torch.device(device)
+        self.classifier = classifier.eval().to(self.device)
         self.extractor = ClassifierFeatures(self.classifier)
         self.test_features = self.features(test_images)
         self.test_labels = test_labels
         # One FD metric overall and one per digit, each keeping the test set's statistics across resets.
-        self.fd = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False)
+        self.fd = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False).to(self.device)
         fill(self.fd, test_images, real=True)
         self.fd_digit = []
         for digit in range(NUM_CLASSES):
-            metric = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False)
+            metric = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False).to(self.device)
             fill(metric, test_images[test_labels == digit], real=True)
             self.fd_digit.append(metric)
 
     @torch.inference_mode()
     def features(self, images):
-        return torch.cat([self.extractor(images[i:i + BATCH]) for i in range(0, len(images), BATCH)]).float()
+        return torch.cat([self.extractor(images[i:i + BATCH].to(self.device))
+                          for i in range(0, len(images), BATCH)]).float()
 
     def score(self, images, labels):
         """All metrics for uint8 (N, 28, 28) images meant to show `labels` (N,)."""
         # One pass of the classifier serves both its predictions and precision/recall's features.
         features = self.features(images)
         with torch.inference_mode():
-            predicted = self.classifier.head(features).argmax(1)
+            predicted = self.classifier.head(features).argmax(1).cpu()
         correct = (predicted == labels).float()
         per_digit_accuracy = [correct[labels == d].mean().item() for d in range(NUM_CLASSES)]
         self.fd.reset()
@@ -144,11 +150,18 @@ def load_classifier(source=None):
         return MnistClassifier.from_pretrained(str(source or BUNDLED_CLASSIFIER), strict=True).eval()
 
 
-def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None):
-    """Score a generator and the real-data floor; returns the JSON-ready dict that `--json` prints."""
+def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None,
+             device="cpu"):
+    """Score a generator and the real-data floor; returns the JSON-ready dict that `--json` prints.
+
+    The numbers do not depend on `device` beyond float rounding: the noise is drawn on the CPU either way.
+    """
     start = time.perf_counter()
-    generator = load_generator(model)
-    evaluator = Evaluator(load_classifier(classifier), *load_mnist(False, data_dir, mnist_dir))
+    device = pick_device(str(device))
+    if device.type == "mps":
+        device = torch.device("cpu")  # MPS has no float64, which precision and recall are computed in
+    generator = load_generator(model, device=device)
+    evaluator = Evaluator(load_classifier(classifier), *load_mnist(False, data_dir, mnist_dir), device=device)
     train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
     return {
         "model_source": generator.source,
@@ -188,20 +201,23 @@ def main(argv=None):
                                                            "folder and refresh its model card")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     parser.add_argument("--mnist-dir", default=None, help="folder with the four official MNIST .gz files")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
+                        help="where to run the generator and the classifier (default: cpu)")
     args = parser.parse_args(argv)
     if args.n_per_digit < 10:
         parser.error(f"--n-per-digit must be at least 10, got {args.n_per_digit}")
     try:
-        result = evaluate(args.model, args.n_per_digit, args.seed, args.classifier, args.data_dir, args.mnist_dir)
+        result = evaluate(args.model, args.n_per_digit, args.seed, args.classifier, args.data_dir, args.mnist_dir,
+                          args.device)
     except (OSError, ValueError, RuntimeError) as error:
         sys.exit(f"error: {error}")
-    print(json.dumps(result) if args.json else report(result))
-    if args.save:
+    if args.save:  # before printing: a closed pipe (`| head`) must not lose the saved numbers
         folder = Path(resolve_source(args.model))
         if not folder.is_dir():
             sys.exit(f"error: --save needs a local model folder, got {folder}")
         (folder / EVALUATION_FILE).write_text(json.dumps(result, indent=2))
         write_model_card(folder)
+    print(json.dumps(result) if args.json else report(result))
 
 
 if __name__ == "__main__":

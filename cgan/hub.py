@@ -47,7 +47,8 @@ def load_generator(source=None, device="cpu"):
                                 f"and model.safetensors")
     try:
         with quiet_stdout():
-            model = ConditionalGenerator.from_pretrained(source, strict=True, map_location=device)
+            # Onto the CPU first, then .to(device) below: safetensors takes a device name only, not a torch.device.
+            model = ConditionalGenerator.from_pretrained(source, strict=True, map_location="cpu")
     except Exception as error:
         if Path(source).is_dir():
             raise  # a local folder with wrong or broken files: the library's own error says what is wrong
@@ -119,6 +120,13 @@ def quality_text(evaluation):
     return "\n".join(lines)
 
 
+def training_summary(training):
+    """One line from a training.json: the command, epochs, minutes and device, and its note if it has one."""
+    text = (f"`{training['command']}`, {training['epochs']} epochs, {training['minutes']:.1f} minutes on "
+            f"{training['device']}")
+    return text + (f" ({training['note']})" if training.get("note") else "")
+
+
 def write_model_card(folder, repo_id=None):
     """README.md for a saved generator folder, from its config, training.json and evaluation.json."""
     folder = Path(folder)
@@ -130,11 +138,7 @@ def write_model_card(folder, repo_id=None):
         library_name="cgan-digits", license="mit", datasets=["mnist"], pipeline_tag="unconditional-image-generation",
         tags=["pytorch", "gan", "conditional-gan", "mnist", "image-generation"],
     )
-    if training:
-        training_text = (f"`{training['command']}`, {training['epochs']} epochs, "
-                         f"{training['minutes']:.1f} minutes on {training['device']}")
-    else:
-        training_text = "unknown"
+    training_text = training_summary(training) if training else "unknown"
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
         arch=arch, arch_text=ARCH_TEXT.get(arch, ""), training=training_text, quality=quality_text(evaluation),

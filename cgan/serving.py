@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from cgan.generation import check_int
-from cgan.hub import BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, load_generator, read_model_json, resolve_source
+from cgan.hub import (BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, load_generator, read_model_json,
+                      resolve_source, training_summary)
 from cgan.plots import grid_image
 
 MAX_SAMPLES = 64
@@ -142,8 +143,7 @@ def describe(generator):
              f"({sum(p.numel() for p in generator.parameters()):,} generator parameters)."]
     training = read_model_json(source, TRAINING_FILE)
     if training:
-        lines.append(f"**Training:** `{training['command']}`: {training['epochs']} epochs, "
-                     f"{training['minutes']:.1f} minutes on {training['device']}.")
+        lines.append(f"**Training:** {training_summary(training)}.")
     evaluation = read_model_json(source, EVALUATION_FILE)
     if evaluation:
         m, real = evaluation["model"], evaluation["real"]

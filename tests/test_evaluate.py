@@ -72,3 +72,9 @@ def test_json_output_has_every_number(capsys, data_dir):
 def test_a_model_that_does_not_exist_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit, match="does not exist"):
         main(["--model", str(tmp_path / "missing"), "--n-per-digit", "10"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_asking_for_a_missing_gpu_is_a_clear_error():
+    with pytest.raises(SystemExit, match="no CUDA GPU is available"):
+        main(["--device", "cuda", "--n-per-digit", "10"])

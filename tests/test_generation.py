@@ -112,6 +112,12 @@ def test_loader_prefers_argument_then_env_then_bundled(generator, tmp_path, monk
     assert load_generator().source == str(BUNDLED_GENERATOR)
 
 
+def test_loader_takes_a_device_by_name_or_as_a_torch_device():
+    # train.py and the evaluator pass a torch.device; safetensors alone accepts only a name.
+    by_object = load_generator(device=torch.device("cpu"))
+    assert np.array_equal(by_object.generate(3, 4, seed=1), load_generator(device="cpu").generate(3, 4, seed=1))
+
+
 def test_missing_local_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_generator(str(tmp_path / "nope"))

@@ -85,3 +85,12 @@ def test_card_shows_evaluation_numbers_when_there_are_some(saved):
     write_model_card(saved)
     card = (saved / "README.md").read_text()
     assert "| conditional accuracy | 99.50% |" in card
+
+
+def test_card_says_how_the_weights_were_trained_with_any_note(saved):
+    from cgan.hub import write_model_card
+    assert "- Training: `python train.py`, 3 epochs, 1.5 minutes on cpu\n" in (saved / "README.md").read_text()
+    training = json.loads((saved / "training.json").read_text())
+    (saved / "training.json").write_text(json.dumps({**training, "note": "epoch 3 of a longer run"}))
+    write_model_card(saved)
+    assert "1.5 minutes on cpu (epoch 3 of a longer run)" in (saved / "README.md").read_text()

@@ -9,7 +9,7 @@ import torch
 
 import train as train_script
 from cgan.hub import load_generator
-from cgan.training import TrainConfig, Trainer
+from cgan.training import RECIPES, TrainConfig, Trainer, refresh_batchnorm_stats, update_ema
 
 
 def run_train(tmp_path, *extra, out="run"):
@@ -131,12 +131,56 @@ def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
     trainer.opt_D.step = record_then_step
     real, labels = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
     for _ in range(2):
-        trainer.train_step(real, labels)
+        trainer.train_step(real, labels, torch.randn(8, trainer.G.z_dim))
         for at_step, p in zip(seen_at_d_step[-1], trainer.D.parameters(), strict=True):
             assert p.requires_grad
             torch.testing.assert_close(p.grad, at_step)
     assert len(seen_at_d_step) == 2
     assert all(p.grad is not None for p in trainer.G.parameters())
+
+
+def test_the_default_schedule_is_sized_to_the_device():
+    assert TrainConfig().resolved("cpu").epochs == 10  # the 15-minute CPU budget
+    assert TrainConfig().resolved("cuda").epochs == 24
+    assert TrainConfig(epochs=3).resolved("cuda").epochs == 3  # --epochs always wins
+    assert TrainConfig(arch="seed").resolved("cuda").epochs == RECIPES["seed"].epochs
+    assert Trainer(TrainConfig(device="cpu")).config.epochs == 10
+
+
+def test_ema_moves_each_weight_towards_the_model_and_copies_buffers():
+    model, ema = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+        model.running_mean.fill_(5.0)
+    update_ema(ema, model, decay=0.75)
+    torch.testing.assert_close(ema.weight, torch.full((3,), 1.25))  # 1 + (2 - 1) * 0.25
+    torch.testing.assert_close(ema.bias, torch.zeros(3))
+    torch.testing.assert_close(ema.running_mean, torch.full((3,), 5.0))
+
+
+def test_refreshed_batchnorm_stats_are_the_generators_own():
+    # An EMA generator carries statistics copied from G; after the refresh they describe its own activations.
+    torch.manual_seed(0)
+    generator = Trainer(TrainConfig(batch_size=64)).G_ema
+    with torch.no_grad():
+        generator.fc.weight.mul_(3)  # activations far from the copied statistics (mean 0, variance 1)
+    inputs = []
+    hook = generator.norm0.norm.register_forward_hook(lambda module, args, out: inputs.append(args[0]))
+    refresh_batchnorm_stats(generator, batch_size=64, batches=20)
+    hook.remove()
+    norm = generator.norm0.norm
+    # A plain average over the batches of each batch's mean and (unbiased) variance, as BatchNorm measures them.
+    torch.testing.assert_close(norm.running_mean, torch.stack([x.mean((0, 2, 3)) for x in inputs]).mean(0))
+    torch.testing.assert_close(norm.running_var, torch.stack([x.var((0, 2, 3)) for x in inputs]).mean(0))
+    assert norm.momentum == 0.1 and not generator.training
+
+
+def test_an_epochs_noise_drawn_at_once_is_the_noise_drawn_step_by_step():
+    # fit() draws an epoch's noise in one call; runs (and resumed runs) stay the same as with a draw per step.
+    at_once = torch.randn(5, 8, 64, generator=torch.Generator().manual_seed(3))
+    rng = torch.Generator().manual_seed(3)
+    step_by_step = torch.stack([torch.randn(8, 64, generator=rng) for _ in range(5)])
+    assert torch.equal(at_once, step_by_step)
 
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,

@@ -51,8 +51,7 @@ def training_throughput(arch, device, images, labels, compile=None, steps=30, re
 
     run()  # warm-up (and compilation, where it is on)
     seconds = timed(run, repeats, sync)
-    compiled = compile if compile is not None else device.type == "cuda"
-    return {"arch": arch, "compiled": compiled, "batch_size": batch, "images_per_s": steps * batch / seconds,
+    return {"arch": arch, "compiled": trainer.config.compile, "batch_size": batch, "images_per_s": steps * batch / seconds,
             "epoch_minutes": len(labels) / (steps * batch / seconds) / 60}
 
 

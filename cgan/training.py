@@ -77,6 +77,7 @@ class TrainConfig:
             epochs=self.epochs or default_epochs,
             batch_size=self.batch_size or recipe.batch_size,
             lr=self.lr or recipe.lr,
+            compile=self.compile if self.compile is not None else device_type == "cuda",
         )
 
 
@@ -199,8 +200,7 @@ class Trainer:
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
-        compile_networks = self.config.compile if self.config.compile is not None else self.device.type == "cuda"
-        if compile_networks:
+        if self.config.compile:
             # In place (Module.compile), so state_dict keys and the EMA (copied above, never compiled) are unchanged.
             # On a GPU this fuses the many small element-wise kernels; on a CPU the first steps pay for compilation.
             self.G.compile()

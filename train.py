@@ -1,6 +1,7 @@
 """Train the conditional GAN on MNIST and save the generator in Hugging Face layout.
 
     python train.py                          # the default architecture, to the quality bar
+    python train.py --size large             # the GPU default's larger networks, on any device
     python train.py --arch seed              # the course report's baseline
     python train.py --out runs/x --resume    # continue an interrupted run
     python train.py --push-to-hub user/cgan-digits
@@ -16,7 +17,7 @@ import torch
 
 from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError
 from cgan.hub import EVALUATION_FILE, PushError, push_folder, save_model, write_model_card
-from cgan.models import ARCHS, DEFAULT_ARCH
+from cgan.models import ARCHS, DEFAULT_ARCH, SIZES
 from cgan.training import RECIPES, TrainConfig, train
 
 
@@ -38,6 +39,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     recipe = RECIPES[DEFAULT_ARCH]
     parser.add_argument("--arch", choices=ARCHS, default=DEFAULT_ARCH)
+    parser.add_argument("--size", choices=SIZES, help=f"network size of {DEFAULT_ARCH} (default: {recipe.size}, "
+                                                      f"{recipe.cuda_size} on a CUDA GPU)")
     parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for "
                                                             f"{DEFAULT_ARCH}, {recipe.cuda_epochs} on a CUDA GPU)")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
@@ -62,7 +65,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    config = TrainConfig(arch=args.arch, size=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
                          limit=args.limit, resume=args.resume, compile=args.compile)
     start = time.perf_counter()
@@ -75,7 +78,7 @@ def main(argv=None):
     folder = trainer.out / "generator"
     training = {
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "arch": trainer.config.arch, "epochs": trainer.epoch, "seed": trainer.config.seed,
+        "arch": trainer.config.arch, "size": trainer.config.size, "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,
     }

@@ -1,4 +1,5 @@
-"""Speed: training throughput per architecture, generation latency, and the app's server-side handling time.
+"""Speed: training throughput per architecture and size, generation latency of the bundled generator, and the app's
+server-side handling time.
 
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
     python benchmarks/speed.py --device cuda   # the GPU only
@@ -19,10 +20,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist, to_model_range  # noqa: E402
 from cgan.hub import load_generator  # noqa: E402
-from cgan.models import ARCHS  # noqa: E402
+from cgan.models import SIZES  # noqa: E402
 from cgan.serving import ResultFiles, serve  # noqa: E402
 from cgan.training import TrainConfig, Trainer  # noqa: E402
 from machine import describe  # noqa: E402
+
+
+NETWORKS = [("dcgan", size) for size in SIZES] + [("seed", "small")]
 
 
 def timed(fn, repeats, sync):
@@ -36,8 +40,8 @@ def timed(fn, repeats, sync):
     return statistics.median(times)
 
 
-def training_throughput(arch, device, images, labels, compile=None, steps=30, repeats=5):
-    trainer = Trainer(TrainConfig(arch=arch, device=str(device), out="/tmp/cgan-speed", compile=compile))
+def training_throughput(arch, size, device, images, labels, compile=None, steps=30, repeats=5):
+    trainer = Trainer(TrainConfig(arch=arch, size=size, device=str(device), out="/tmp/cgan-speed", compile=compile))
     batch = trainer.config.batch_size
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
@@ -51,8 +55,8 @@ def training_throughput(arch, device, images, labels, compile=None, steps=30, re
 
     run()  # warm-up (and compilation, where it is on)
     seconds = timed(run, repeats, sync)
-    return {"arch": arch, "compiled": trainer.config.compile, "batch_size": batch, "images_per_s": steps * batch / seconds,
-            "epoch_minutes": len(labels) / (steps * batch / seconds) / 60}
+    return {"arch": arch, "size": size, "compiled": trainer.config.compile, "batch_size": batch,
+            "images_per_s": steps * batch / seconds, "epoch_minutes": len(labels) / (steps * batch / seconds) / 60}
 
 
 def generation_latency(generator, n, sync, repeats):
@@ -105,8 +109,9 @@ def main():
         # On CUDA, train.py compiles by default: time that, and the eager networks beside it.
         modes = [None, False] if device.type == "cuda" else [None]
         entry = {"machine": describe(device), "torch": torch.__version__,
-                 "training": [training_throughput(arch, device, images, labels, compile)
-                              for arch in ARCHS for compile in modes],
+                 "training": [training_throughput(arch, size, device, images, labels, compile)
+                              for arch, size in NETWORKS for compile in modes],
+                 "generator": f"{generator.arch} ({generator.size})",
                  "generation": [generation_latency(generator, n, sync, 50 if n < 1024 else 10)
                                 for n in (1, 16, 64, 1024)]}
         if device.type == "cpu":
@@ -120,10 +125,12 @@ def main():
 def report(kind, entry):
     """The markdown tables of one device's measurements."""
     lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}", "",
-             "| training | torch.compile | batch | images/s | minutes per epoch (60k images) |", "|---|---|---|---|---|"]
-    lines += [f"| {t['arch']} | {'yes' if t['compiled'] else 'no'} | {t['batch_size']} | {t['images_per_s']:.0f} | "
-              f"{t['epoch_minutes']:.2f} |" for t in entry["training"]]
-    lines += ["", "| generate(n) | median ms | images/s |", "|---|---|---|"]
+             "| training | size | torch.compile | batch | images/s | minutes per epoch (60k images) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {t['arch']} | {t['size']} | {'yes' if t['compiled'] else 'no'} | {t['batch_size']} | "
+              f"{t['images_per_s']:.0f} | {t['epoch_minutes']:.2f} |" for t in entry["training"]]
+    lines += ["", f"Generation, the bundled generator ({entry['generator']}):", "",
+              "| generate(n) | median ms | images/s |", "|---|---|---|"]
     lines += [f"| {g['n']} | {g['ms']:.2f} | {g['images_per_s']:.0f} |" for g in entry["generation"]]
     if "app_request_64" in entry:
         app = entry["app_request_64"]

@@ -166,6 +166,7 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
     return {
         "model_source": generator.source,
         "arch": generator.arch,
+        "size": generator.size,
         "n_per_digit": n_per_digit,
         "seed": seed,
         "model": evaluator.score_generator(generator, n_per_digit, seed),
@@ -177,8 +178,8 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
 def report(result):
     """A human-readable table of an `evaluate` result."""
     m, r = result["model"], result["real"]
-    lines = [f"model {result['model_source']} ({result['arch']}), {result['n_per_digit']} samples per digit, "
-             f"seed {result['seed']}", f"{'metric':<24}{'model':>10}{'real data':>12}"]
+    lines = [f"model {result['model_source']} ({result['arch']}, {result['size']}), {result['n_per_digit']} samples "
+             f"per digit, seed {result['seed']}", f"{'metric':<24}{'model':>10}{'real data':>12}"]
     for name, key, fmt in [("accuracy", "accuracy", "{:.2%}"), ("worst digit accuracy", "accuracy_min", "{:.2%}"),
                            ("FD", "fd", "{:.2f}"), ("FD per digit (mean)", "fd_per_digit", "{:.2f}"),
                            ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}")]:

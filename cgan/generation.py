@@ -8,7 +8,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from cgan.data import to_uint8
-from cgan.models import ARCHS, NUM_CLASSES, build_networks
+from cgan.models import NUM_CLASSES, build_networks
 
 MAX_SEED = 2**64 - 1  # the range torch.Generator.manual_seed accepts
 BATCH = 1024  # large n is generated in chunks of this many, so memory stays bounded
@@ -31,14 +31,14 @@ class ConditionalGenerator(
     license="mit",
     pipeline_tag="unconditional-image-generation",
 ):
-    """A trained CGAN generator. `arch` (saved in config.json) picks the network; weights in model.safetensors."""
+    """A trained CGAN generator. `arch` and `size` (saved in config.json) pick the network; weights in
+    model.safetensors. A config.json without `size` (saved before sizes existed) means small."""
 
-    def __init__(self, arch="dcgan"):
+    def __init__(self, arch="dcgan", size="small"):
         super().__init__()
-        if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
         self.arch = arch
-        self.net = build_networks(arch)[0]
+        self.size = size
+        self.net = build_networks(arch, size)[0]
         self.eval()
 
     @property

@@ -79,7 +79,7 @@ CARD_BODY = """
 A conditional GAN generator trained on the 60,000 MNIST training images. Ask it for a digit 0-9 and it draws
 as many different handwritten versions as you like, reproducibly from a seed.
 
-- Architecture: `{arch}` ({arch_text})
+- Architecture: {arch} — {arch_text}
 - Training: {training}
 
 ## Quality
@@ -103,6 +103,11 @@ ARCH_TEXT = {
     "seed": "the course report's CGAN: one-hot label concatenated to the noise, discriminator with 10 sigmoid "
             "outputs trained against one-hot targets, SGD",
 }
+
+
+def arch_name(arch, size="small"):
+    """How the card and the app name a network: `dcgan` (large), `seed`."""
+    return f"`{arch}` ({size})" if arch == "dcgan" else f"`{arch}`"
 
 
 def quality_text(evaluation):
@@ -141,7 +146,7 @@ def write_model_card(folder, repo_id=None):
     training_text = training_summary(training) if training else "unknown"
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
-        arch=arch, arch_text=ARCH_TEXT.get(arch, ""), training=training_text, quality=quality_text(evaluation),
+        arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text, quality=quality_text(evaluation),
         repo_id=repo_id or "path/to/model-folder",
     )
     ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from cgan.generation import check_int
-from cgan.hub import (BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, load_generator, read_model_json,
+from cgan.hub import (BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, arch_name, load_generator, read_model_json,
                       resolve_source, training_summary)
 from cgan.plots import grid_image
 
@@ -139,7 +139,7 @@ def describe(generator):
     source = generator.source
     where = ("the bundled `checkpoints/generator` folder" if Path(source).resolve() == BUNDLED_GENERATOR.resolve()
              else f"`{source}`" + ("" if Path(source).exists() else f" ([Hub](https://huggingface.co/{source}))"))
-    lines = [f"**Weights:** {where}.", f"**Architecture:** `{generator.arch}` conditional GAN "
+    lines = [f"**Weights:** {where}.", f"**Architecture:** {arch_name(generator.arch, generator.size)} conditional GAN "
              f"({sum(p.numel() for p in generator.parameters()):,} generator parameters)."]
     training = read_model_json(source, TRAINING_FILE)
     if training:

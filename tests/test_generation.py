@@ -4,12 +4,12 @@ import torch
 
 from cgan import ConditionalGenerator, load_generator
 from cgan.hub import BUNDLED_GENERATOR
-from cgan.models import ARCHS, ConditionalBatchNorm2d, build_networks
+from cgan.models import ConditionalBatchNorm2d, build_networks
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_networks_map_noise_and_labels_to_digit_images(arch):
-    G, D = build_networks(arch)
+@pytest.mark.parametrize("arch, size", [("dcgan", "small"), ("dcgan", "large"), ("seed", "small")])
+def test_networks_map_noise_and_labels_to_digit_images(arch, size):
+    G, D = build_networks(arch, size)
     z = torch.randn(6, G.z_dim)
     labels = torch.arange(6)
     fake = G(z, labels)
@@ -32,9 +32,22 @@ def test_conditional_batchnorm_gives_each_digit_its_own_scale_and_shift():
     torch.testing.assert_close(out, expected)
 
 
-def test_unknown_arch_is_refused_by_name():
+def test_the_large_dcgan_is_wider_and_its_discriminator_deeper():
+    (small_g, small_d), (large_g, large_d) = build_networks("dcgan", "small"), build_networks("dcgan", "large")
+    assert (small_g.channels, large_g.channels) == (32, 64)
+
+    def convs(d):
+        return sum(isinstance(m, torch.nn.Conv2d) for m in d.modules())
+    assert (convs(small_d), convs(large_d)) == (2, 4)
+
+
+def test_unknown_arch_or_size_is_refused_by_name():
     with pytest.raises(ValueError, match="arch must be one of dcgan, seed, got 'big'"):
         ConditionalGenerator(arch="big")
+    with pytest.raises(ValueError, match="size must be one of small, large, got 'huge'"):
+        ConditionalGenerator(size="huge")
+    with pytest.raises(ValueError, match="the seed architecture comes in one size"):
+        ConditionalGenerator(arch="seed", size="large")
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +104,21 @@ def test_save_and_from_pretrained_round_trip(generator, tmp_path):
     loaded = ConditionalGenerator.from_pretrained(tmp_path, strict=True)
     assert loaded.arch == "dcgan"
     assert np.array_equal(loaded.generate(4, 8, seed=9), generator.generate(4, 8, seed=9))
+
+
+def test_the_size_is_saved_and_a_config_without_one_means_small(tmp_path):
+    ConditionalGenerator("dcgan", "large").save_pretrained(tmp_path / "large")
+    assert load_generator(tmp_path / "large").size == "large"
+    ConditionalGenerator("dcgan").save_pretrained(tmp_path / "old")
+    (tmp_path / "old" / "config.json").write_text('{"arch": "dcgan"}')  # as saved before sizes existed
+    assert load_generator(tmp_path / "old").size == "small"
+
+
+def test_weights_of_another_size_are_refused(tmp_path):
+    ConditionalGenerator("dcgan", "large").save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text('{"arch": "dcgan", "size": "small"}')
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        ConditionalGenerator.from_pretrained(tmp_path, strict=True)
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path):

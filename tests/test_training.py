@@ -19,9 +19,9 @@ def run_train(tmp_path, *extra, out="run"):
     return tmp_path / out
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "seed"])
-def test_tiny_run_writes_every_artifact(tmp_path, arch):
-    out = run_train(tmp_path, "--arch", arch, "--epochs", "2")
+@pytest.mark.parametrize("arch, size", [("dcgan", "small"), ("dcgan", "large"), ("seed", "small")])
+def test_tiny_run_writes_every_artifact(tmp_path, arch, size):
+    out = run_train(tmp_path, "--arch", arch, "--size", size, "--epochs", "2")
     assert (out / "samples" / "epoch_001.png").is_file() and (out / "samples" / "epoch_002.png").is_file()
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
@@ -33,8 +33,9 @@ def test_tiny_run_writes_every_artifact(tmp_path, arch):
         p.name for p in folder.iterdir()}
     card = (folder / "README.md").read_text()
     assert "conditional-gan" in card and "license: mit" in card and "generate(digit=7" in card
+    assert json.loads((folder / "training.json").read_text())["size"] == size
     generator = load_generator(folder)
-    assert generator.arch == arch
+    assert (generator.arch, generator.size) == (arch, size)
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
 
 
@@ -88,6 +89,11 @@ def test_bad_options_are_refused_before_training(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_script.main(["--epochs", "0", "--out", str(tmp_path)])
     assert "must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_script.main(["--size", "huge", "--out", str(tmp_path)])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="the seed architecture comes in one size"):
+        train_script.main(["--arch", "seed", "--size", "large", "--out", str(tmp_path)])
     assert not (tmp_path / "state.pt").exists()
 
 
@@ -116,6 +122,18 @@ def test_resume_keeps_the_runs_own_settings_and_can_extend_it(tmp_path):
     run_train(tmp_path, "--epochs", "2", "--resume", out="run")  # no --arch: the run's own is kept
     assert load_generator(tmp_path / "run" / "generator").arch == "seed"
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+    run_train(tmp_path, "--size", "large", "--epochs", "1", out="large")
+    run_train(tmp_path, "--epochs", "2", "--resume", out="large")  # a resumed run keeps its size too
+    assert load_generator(tmp_path / "large" / "generator").size == "large"
+
+
+def test_a_state_saved_before_sizes_existed_resumes_as_small(tmp_path):
+    run_train(tmp_path, "--epochs", "1", out="old")
+    state = torch.load(tmp_path / "old" / "state.pt", weights_only=True)
+    del state["config"]["size"]
+    torch.save(state, tmp_path / "old" / "state.pt")
+    run_train(tmp_path, "--epochs", "2", "--resume", out="old")
+    assert load_generator(tmp_path / "old" / "generator").size == "small"
 
 
 def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
@@ -139,12 +157,17 @@ def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
     assert all(p.grad is not None for p in trainer.G.parameters())
 
 
-def test_the_default_schedule_is_sized_to_the_device():
-    assert TrainConfig().resolved("cpu").epochs == 10  # the 15-minute CPU budget
-    assert TrainConfig().resolved("cuda").epochs == 24
-    assert TrainConfig(epochs=3).resolved("cuda").epochs == 3  # --epochs always wins
-    assert TrainConfig(arch="seed").resolved("cuda").epochs == RECIPES["seed"].epochs
-    assert Trainer(TrainConfig(device="cpu")).config.epochs == 10
+def test_the_default_schedule_and_size_are_sized_to_the_device():
+    cpu, cuda = TrainConfig().resolved("cpu"), TrainConfig().resolved("cuda")
+    assert (cpu.size, cpu.epochs) == ("small", 10)  # the 15-minute CPU budget
+    assert (cuda.size, cuda.epochs) == ("large", 30)
+    assert TrainConfig(epochs=3, size="small").resolved("cuda").epochs == 3  # --epochs always wins
+    assert TrainConfig(size="small").resolved("cuda").size == "small"  # and so does --size
+    assert TrainConfig(size="large").resolved("cpu").size == "large"
+    seed = TrainConfig(arch="seed").resolved("cuda")
+    assert (seed.size, seed.epochs) == ("small", RECIPES["seed"].epochs)
+    trainer = Trainer(TrainConfig(device="cpu"))
+    assert (trainer.config.epochs, trainer.G.channels) == (10, 32)
 
 
 def test_ema_moves_each_weight_towards_the_model_and_copies_buffers():

@@ -2,6 +2,7 @@
 
     python train.py                          # the default architecture, to the quality bar
     python train.py --size large             # the GPU default's larger networks, on any device
+    python train.py --deep-d --epochs 30     # the small G with the large size's D: how the shipped model was made
     python train.py --arch seed              # the course report's baseline
     python train.py --out runs/x --resume    # continue an interrupted run
     python train.py --push-to-hub user/cgan-digits
@@ -41,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("--arch", choices=ARCHS, default=DEFAULT_ARCH)
     parser.add_argument("--size", choices=SIZES, help=f"network size of {DEFAULT_ARCH} (default: {recipe.size}, "
                                                       f"{recipe.cuda_size} on a CUDA GPU)")
+    parser.add_argument("--deep-d", action=argparse.BooleanOptionalAction, default=None,
+                        help="dcgan: a 3x3 conv after each of D's downsamplings (default: on for large, off for small)")
     parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for "
                                                             f"{DEFAULT_ARCH}, {recipe.cuda_epochs} on a CUDA GPU)")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
@@ -65,9 +68,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    config = TrainConfig(arch=args.arch, size=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
-                         limit=args.limit, resume=args.resume, compile=args.compile)
+    config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
+                         data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, resume=args.resume,
+                         compile=args.compile)
     start = time.perf_counter()
     try:
         model, trainer = train(config)
@@ -78,7 +82,8 @@ def main(argv=None):
     folder = trainer.out / "generator"
     training = {
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "arch": trainer.config.arch, "size": trainer.config.size, "epochs": trainer.epoch, "seed": trainer.config.seed,
+        "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
+        "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,
     }

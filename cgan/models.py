@@ -1,7 +1,8 @@
 """The networks: the course report's CGAN (`seed`) and the default conditional DCGAN (`dcgan`).
 
 The dcgan comes in two sizes: `small` (32 channels, a 2-conv D) sized for a CPU, and `large` (64 channels, a
-4-conv D), which measured better on every metric and is the one trained on a GPU (docs/training-notes.md).
+4-conv D), which measured better on every metric and is the one trained on a GPU. The deeper D can also train the
+small G (`deep_d`): it did most of the large size's gain (docs/training-notes.md).
 
 Images inside the networks are float (N, 1, 28, 28) in [-1, 1]; labels are int64 (N,) in 0-9.
 """
@@ -14,7 +15,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 NUM_CLASSES = 10
 ARCHS = ("dcgan", "seed")
 DEFAULT_ARCH = "dcgan"
-# size: (channels of G and D, whether D has a 3x3 conv after each downsampling)
+# size: (channels of G and D, whether D has a 3x3 conv after each downsampling unless deep_d says otherwise)
 DCGAN_SIZES = {"small": (32, False), "large": (64, True)}
 SIZES = tuple(DCGAN_SIZES)
 
@@ -173,20 +174,29 @@ class DCGANDiscriminator(nn.Module):
         return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
 
 
-def check_arch(arch, size="small"):
-    """ValueError naming the problem unless `arch` is in ARCHS and `size` is one it comes in."""
+def check_arch(arch, size="small", deep_d=None):
+    """ValueError naming the problem unless `arch` is in ARCHS and `size` and `deep_d` are options it has."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     if arch == "seed" and size != "small":
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
+    if arch == "seed" and deep_d:
+        raise ValueError("the seed architecture keeps the report's discriminator; deep_d is for dcgan")
 
 
-def build_networks(arch, size="small"):
-    """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES."""
-    check_arch(arch, size)
+def default_deep_d(arch, size):
+    """Whether D gets the extra convs when deep_d is not given: the size decides."""
+    return arch == "dcgan" and DCGAN_SIZES[size][1]
+
+
+def build_networks(arch, size="small", deep_d=None):
+    """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES; deep_d=None
+    gives D the size's depth."""
+    check_arch(arch, size, deep_d)
     if arch == "seed":
         return SeedGenerator(), SeedDiscriminator()
-    channels, deep = DCGAN_SIZES[size]
+    channels = DCGAN_SIZES[size][0]
+    deep = default_deep_d(arch, size) if deep_d is None else deep_d
     return DCGANGenerator(channels=channels), DCGANDiscriminator(channels=channels, deep=deep)

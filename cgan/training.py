@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range
 from cgan.generation import ConditionalGenerator
-from cgan.models import DEFAULT_ARCH, NUM_CLASSES, build_networks, check_arch
+from cgan.models import DEFAULT_ARCH, NUM_CLASSES, build_networks, check_arch, default_deep_d
 from cgan.plots import save_grid, save_training_curves
 from cgan.diversity import DiversityProbe
 
@@ -59,6 +59,7 @@ RECIPES = {
 class TrainConfig:
     arch: str = DEFAULT_ARCH
     size: str | None = None  # None: the recipe's for the device
+    deep_d: bool | None = None  # D with a 3x3 conv after each downsampling; None: the size's default
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None
     lr: float | None = None
@@ -75,9 +76,11 @@ class TrainConfig:
         """A copy with every None filled from the architecture's recipe, for training on `device_type`."""
         recipe = RECIPES[self.arch]
         cuda = device_type == "cuda"
+        size = self.size or (cuda and recipe.cuda_size) or recipe.size
         return dataclasses.replace(
             self,
-            size=self.size or (cuda and recipe.cuda_size) or recipe.size,
+            size=size,
+            deep_d=self.deep_d if self.deep_d is not None else default_deep_d(self.arch, size),
             epochs=self.epochs or (cuda and recipe.cuda_epochs) or recipe.epochs,
             batch_size=self.batch_size or recipe.batch_size,
             lr=self.lr or recipe.lr,
@@ -187,10 +190,10 @@ class Trainer:
             self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
             # A resumed run keeps its own settings; only --epochs may change, to extend it. Runs saved before sizes
             # existed were small.
-            saved = {"size": "small", **self.resume_state["config"]}
+            saved = {"size": "small", "deep_d": None, **self.resume_state["config"]}
             config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
-                key: saved[key] for key in ("arch", "size", "batch_size", "lr", "seed", "limit")})
-        check_arch(config.arch, config.size or "small")
+                key: saved[key] for key in ("arch", "size", "deep_d", "batch_size", "lr", "seed", "limit")})
+        check_arch(config.arch, config.size or "small", config.deep_d)
         self.device = pick_device(config.device)
         self.config = config.resolved(self.device.type)
         self.recipe = RECIPES[self.config.arch]
@@ -200,7 +203,7 @@ class Trainer:
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
 
         torch.manual_seed(self.config.seed)
-        self.G, self.D = build_networks(self.config.arch, self.config.size)
+        self.G, self.D = build_networks(self.config.arch, self.config.size, self.config.deep_d)
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None

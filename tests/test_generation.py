@@ -39,6 +39,8 @@ def test_the_large_dcgan_is_wider_and_its_discriminator_deeper():
     def convs(d):
         return sum(isinstance(m, torch.nn.Conv2d) for m in d.modules())
     assert (convs(small_d), convs(large_d)) == (2, 4)
+    assert convs(build_networks("dcgan", "small", deep_d=True)[1]) == 4  # the deeper D with the small G
+    assert convs(build_networks("dcgan", "large", deep_d=False)[1]) == 2
 
 
 def test_unknown_arch_or_size_is_refused_by_name():

@@ -19,9 +19,10 @@ def run_train(tmp_path, *extra, out="run"):
     return tmp_path / out
 
 
-@pytest.mark.parametrize("arch, size", [("dcgan", "small"), ("dcgan", "large"), ("seed", "small")])
-def test_tiny_run_writes_every_artifact(tmp_path, arch, size):
-    out = run_train(tmp_path, "--arch", arch, "--size", size, "--epochs", "2")
+@pytest.mark.parametrize("arch, size, deep_d", [("dcgan", "small", "--no-deep-d"), ("dcgan", "small", "--deep-d"),
+                                                ("dcgan", "large", "--deep-d"), ("seed", "small", "--no-deep-d")])
+def test_tiny_run_writes_every_artifact(tmp_path, arch, size, deep_d):
+    out = run_train(tmp_path, "--arch", arch, "--size", size, deep_d, "--epochs", "2")
     assert (out / "samples" / "epoch_001.png").is_file() and (out / "samples" / "epoch_002.png").is_file()
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
@@ -33,7 +34,8 @@ def test_tiny_run_writes_every_artifact(tmp_path, arch, size):
         p.name for p in folder.iterdir()}
     card = (folder / "README.md").read_text()
     assert "conditional-gan" in card and "license: mit" in card and "generate(digit=7" in card
-    assert json.loads((folder / "training.json").read_text())["size"] == size
+    training = json.loads((folder / "training.json").read_text())
+    assert (training["size"], training["deep_d"]) == (size, deep_d == "--deep-d")
     generator = load_generator(folder)
     assert (generator.arch, generator.size) == (arch, size)
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
@@ -94,6 +96,8 @@ def test_bad_options_are_refused_before_training(tmp_path, capsys):
     assert "invalid choice: 'huge'" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="the seed architecture comes in one size"):
         train_script.main(["--arch", "seed", "--size", "large", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="deep_d is for dcgan"):
+        train_script.main(["--arch", "seed", "--deep-d", "--out", str(tmp_path)])
     assert not (tmp_path / "state.pt").exists()
 
 
@@ -122,18 +126,20 @@ def test_resume_keeps_the_runs_own_settings_and_can_extend_it(tmp_path):
     run_train(tmp_path, "--epochs", "2", "--resume", out="run")  # no --arch: the run's own is kept
     assert load_generator(tmp_path / "run" / "generator").arch == "seed"
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
-    run_train(tmp_path, "--size", "large", "--epochs", "1", out="large")
-    run_train(tmp_path, "--epochs", "2", "--resume", out="large")  # a resumed run keeps its size too
+    run_train(tmp_path, "--size", "large", "--no-deep-d", "--epochs", "1", out="large")
+    run_train(tmp_path, "--epochs", "2", "--resume", out="large")  # a resumed run keeps its size and D too
     assert load_generator(tmp_path / "large" / "generator").size == "large"
+    assert json.loads((tmp_path / "large" / "config.json").read_text())["deep_d"] is False
 
 
 def test_a_state_saved_before_sizes_existed_resumes_as_small(tmp_path):
     run_train(tmp_path, "--epochs", "1", out="old")
     state = torch.load(tmp_path / "old" / "state.pt", weights_only=True)
-    del state["config"]["size"]
+    del state["config"]["size"], state["config"]["deep_d"]
     torch.save(state, tmp_path / "old" / "state.pt")
     run_train(tmp_path, "--epochs", "2", "--resume", out="old")
     assert load_generator(tmp_path / "old" / "generator").size == "small"
+    assert json.loads((tmp_path / "old" / "config.json").read_text())["deep_d"] is False
 
 
 def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
@@ -159,8 +165,10 @@ def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
 
 def test_the_default_schedule_and_size_are_sized_to_the_device():
     cpu, cuda = TrainConfig().resolved("cpu"), TrainConfig().resolved("cuda")
-    assert (cpu.size, cpu.epochs) == ("small", 10)  # the 15-minute CPU budget
-    assert (cuda.size, cuda.epochs) == ("large", 30)
+    assert (cpu.size, cpu.deep_d, cpu.epochs) == ("small", False, 10)  # the 15-minute CPU budget
+    assert (cuda.size, cuda.deep_d, cuda.epochs) == ("large", True, 30)
+    assert TrainConfig(deep_d=True).resolved("cpu").deep_d  # --deep-d wins over the size's default
+    assert not TrainConfig(deep_d=False).resolved("cuda").deep_d
     assert TrainConfig(epochs=3, size="small").resolved("cuda").epochs == 3  # --epochs always wins
     assert TrainConfig(size="small").resolved("cuda").size == "small"  # and so does --size
     assert TrainConfig(size="large").resolved("cpu").size == "large"

@@ -61,7 +61,7 @@ def test_shipped_classifier_reads_the_test_set(test_set):
 def test_json_output_has_every_number(capsys, data_dir):
     main(["--n-per-digit", "20", "--json", "--data-dir", str(data_dir)])
     result = json.loads(capsys.readouterr().out)
-    assert result["n_per_digit"] == 20 and (result["arch"], result["size"]) == ("dcgan", "large")  # the bundled one
+    assert result["n_per_digit"] == 20 and (result["arch"], result["size"]) == ("dcgan", "small")  # the bundled one
     for side in ("model", "real"):
         scores = result[side]
         assert {"accuracy", "accuracy_min", "fd", "fd_per_digit", "precision", "recall"} <= scores.keys()

@@ -99,4 +99,4 @@ def test_unloadable_model_falls_back_to_the_bundled_one(caplog):
 
 def test_about_text_names_the_source_and_architecture():
     text = describe(load_for_app())
-    assert "checkpoints/generator" in text and "`dcgan` (large)" in text
+    assert "checkpoints/generator" in text and "`dcgan` (small)" in text

@@ -146,7 +146,8 @@ def write_model_card(folder, repo_id=None):
     training_text = training_summary(training) if training else "unknown"
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
-        arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text, quality=quality_text(evaluation),
+        arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
+        quality=quality_text(evaluation),
         repo_id=repo_id or "path/to/model-folder",
     )
     ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")

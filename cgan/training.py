@@ -84,7 +84,7 @@ class TrainConfig:
             epochs=self.epochs or (cuda and recipe.cuda_epochs) or recipe.epochs,
             batch_size=self.batch_size or recipe.batch_size,
             lr=self.lr or recipe.lr,
-            compile=self.compile if self.compile is not None else device_type == "cuda",
+            compile=self.compile if self.compile is not None else cuda,
         )
 
 

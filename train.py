@@ -36,13 +36,6 @@ def positive_float(text):
     return value
 
 
-def non_negative_float(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     recipe = RECIPES[DEFAULT_ARCH]
@@ -51,8 +44,6 @@ def parse_args(argv=None):
                                                       f"{recipe.cuda_size} on a CUDA GPU)")
     parser.add_argument("--deep-d", action=argparse.BooleanOptionalAction, default=None,
                         help="dcgan: a 3x3 conv after each of D's downsamplings (default: on for large, off for small)")
-    parser.add_argument("--mode-seeking", type=non_negative_float, default=0.0, metavar="WEIGHT",
-                        help="weight of the mode-seeking term in G's loss, for variety within each digit (default 0: off)")
     parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for "
                                                             f"{DEFAULT_ARCH}, {recipe.cuda_epochs} on a CUDA GPU)")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
@@ -77,8 +68,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, mode_seeking=args.mode_seeking,
-                         epochs=args.epochs,
+    config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
                          data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, resume=args.resume,
                          compile=args.compile)
@@ -93,7 +83,6 @@ def main(argv=None):
     training = {
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
-        "mode_seeking": trainer.config.mode_seeking,
         "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,

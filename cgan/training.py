@@ -60,7 +60,6 @@ class TrainConfig:
     arch: str = DEFAULT_ARCH
     size: str | None = None  # None: the recipe's for the device
     deep_d: bool | None = None  # D with a 3x3 conv after each downsampling; None: the size's default
-    mode_seeking: float = 0.0  # weight of the mode-seeking term in G's loss (Mao et al. 2019); 0 turns it off
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None
     lr: float | None = None
@@ -124,13 +123,6 @@ def g_loss_fn(loss, fake_scores, labels):
     if loss == "nonsaturating":
         return F.softplus(-fake_scores).mean()
     return F.binary_cross_entropy(fake_scores, F.one_hot(labels, NUM_CLASSES).float())
-
-
-def mode_seeking_loss(fake_a, fake_b, z_a, z_b, eps=1e-5):
-    """MSGAN's term (Mao et al. 2019): small when two noise vectors of one label give images as far apart as the
-    vectors are. A G that maps many z to one image pays for it, which pushes it to cover more of each digit."""
-    ratio = (fake_a - fake_b).float().abs().mean() / (z_a - z_b).float().abs().mean()
-    return 1 / (ratio + eps)
 
 
 def score_as_probability(loss, scores, labels):
@@ -198,9 +190,9 @@ class Trainer:
             self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
             # A resumed run keeps its own settings; only --epochs may change, to extend it. Runs saved before sizes
             # existed were small.
-            saved = {"size": "small", "deep_d": None, "mode_seeking": 0.0, **self.resume_state["config"]}
+            saved = {"size": "small", "deep_d": None, **self.resume_state["config"]}
             config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
-                key: saved[key] for key in ("arch", "size", "deep_d", "mode_seeking", "batch_size", "lr", "seed", "limit")})
+                key: saved[key] for key in ("arch", "size", "deep_d", "batch_size", "lr", "seed", "limit")})
         check_arch(config.arch, config.size or "small", config.deep_d)
         self.device = pick_device(config.device)
         self.config = config.resolved(self.device.type)
@@ -274,18 +266,12 @@ class Trainer:
     def train_step(self, real, labels, z):
         """One D step and one G step on a batch of real digits, with G's noise `z` (on the device)."""
         loss = self.recipe.loss
-        half = len(labels) // 2
-        fake_labels = labels
-        if self.config.mode_seeking:
-            # The fakes come in pairs that share a label (the second half repeats the first half's labels), so that
-            # the mode-seeking term can compare two noise vectors of one digit.
-            fake_labels = torch.cat([labels[:half], labels[:half], labels[2 * half:]])
         # Networks run under autocast (bf16 on a GPU); losses in fp32 outside it, where BCE is allowed.
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # (1) D step: real digits of their label vs. fakes of the same labels (G gets the label too).
-            fake = self.G(z, fake_labels)
+            fake = self.G(z, labels)
             real_scores = self.D(real, labels)
-            fake_scores = self.D(fake.detach(), fake_labels)
+            fake_scores = self.D(fake.detach(), labels)
         d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
         self.opt_D.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -295,11 +281,8 @@ class Trainer:
         # so the backward pass skips their gradients, which the G step would only throw away.
         self.D.requires_grad_(False)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            g_scores = self.D(fake, fake_labels)
-        g_loss = g_loss_fn(loss, g_scores.float(), fake_labels)
-        if self.config.mode_seeking:
-            g_loss = g_loss + self.config.mode_seeking * mode_seeking_loss(fake[:half], fake[half:2 * half],
-                                                                           z[:half], z[half:2 * half])
+            g_scores = self.D(fake, labels)
+        g_loss = g_loss_fn(loss, g_scores.float(), labels)
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.D.requires_grad_(True)

@@ -224,35 +224,3 @@ def test_compiled_training_saves_the_same_plain_layout(tmp_path):
     assert state["config"]["compile"] is True
     generator = load_generator(str(out / "generator"))
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
-
-
-def test_the_mode_seeking_term_compares_image_distance_with_noise_distance():
-    from cgan.training import mode_seeking_loss
-    z_a, z_b = torch.zeros(4, 8), torch.ones(4, 8)  # noise 1 apart
-    apart = torch.full((4, 1, 28, 28), 0.5)
-    assert mode_seeking_loss(apart, -apart, z_a, z_b).item() == pytest.approx(1.0, rel=1e-4)  # images 1 apart too
-    assert mode_seeking_loss(apart, apart * 0, z_a, z_b).item() == pytest.approx(2.0, rel=1e-4)  # half as far
-    assert mode_seeking_loss(apart, apart, z_a, z_b).item() > 1e4  # one image for two noise vectors: heavily charged
-
-
-def test_mode_seeking_pairs_fakes_of_one_label_and_scores_reals_with_their_own(tmp_path):
-    trainer = Trainer(TrainConfig(out=str(tmp_path), batch_size=8, mode_seeking=1.0))
-    seen = []
-    d_forward = trainer.D.forward
-    trainer.D.forward = lambda images, labels: seen.append(labels.clone()) or d_forward(images, labels)
-    labels = torch.arange(8)
-    trainer.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, labels, torch.randn(8, trainer.G.z_dim))
-    real, fake, g_step = seen
-    assert real.tolist() == labels.tolist()
-    assert fake.tolist() == g_step.tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
-    assert all(p.grad is not None for p in trainer.G.parameters())
-
-
-def test_a_mode_seeking_run_records_its_weight_and_keeps_it_on_resume(tmp_path, capsys):
-    run_train(tmp_path, "--mode-seeking", "0.5", "--epochs", "1", out="ms")
-    run_train(tmp_path, "--epochs", "2", "--resume", out="ms")
-    assert json.loads((tmp_path / "ms" / "config.json").read_text())["mode_seeking"] == 0.5
-    assert json.loads((tmp_path / "ms" / "generator" / "training.json").read_text())["mode_seeking"] == 0.5
-    with pytest.raises(SystemExit):
-        train_script.main(["--mode-seeking", "-1", "--out", str(tmp_path / "bad")])
-    assert "must be a number >= 0, got -1" in capsys.readouterr().err

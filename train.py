@@ -22,19 +22,11 @@ from cgan.models import ARCHS, DEFAULT_ARCH, SIZES
 from cgan.training import RECIPES, TrainConfig, train
 
 
-def int_at_least(low, meaning):
-    """An argparse type: an int >= `low`, else an error that says it must be `meaning`."""
-    def parse(text):
-        value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be {meaning}, got {text}")
-        return value
-    parse.__name__ = "integer"  # argparse names it in "invalid integer value: 'x'"
-    return parse
-
-
-positive_int = int_at_least(1, "a positive integer")
-non_negative_int = int_at_least(0, "an integer >= 0")
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def positive_float(text):
@@ -57,9 +49,6 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
     parser.add_argument("--lr", type=positive_float, help=f"generator learning rate; D uses the recipe's multiple "
                                                           f"(default {recipe.lr} for {DEFAULT_ARCH})")
-    parser.add_argument("--lr-drop-epochs", type=non_negative_int, metavar="N",
-                        help="train the last N epochs at a tenth of the learning rate (default 0; on --resume: the "
-                             "run's own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -80,9 +69,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, lr_drop_epochs=args.lr_drop_epochs, seed=args.seed,
-                         device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
-                         limit=args.limit, resume=args.resume, compile=args.compile)
+                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
+                         data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, resume=args.resume,
+                         compile=args.compile)
     start = time.perf_counter()
     try:
         model, trainer = train(config)
@@ -94,7 +83,7 @@ def main(argv=None):
     training = {
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
-        "epochs": trainer.epoch, "lr_drop_epochs": trainer.config.lr_drop_epochs, "seed": trainer.config.seed,
+        "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,
     }

@@ -63,7 +63,6 @@ class TrainConfig:
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None
     lr: float | None = None
-    lr_drop_epochs: int | None = None  # the last N epochs at a tenth of the learning rate; None: 0
     seed: int = 0
     device: str = "auto"
     out: str = "runs/default"
@@ -85,7 +84,6 @@ class TrainConfig:
             epochs=self.epochs or (cuda and recipe.cuda_epochs) or recipe.epochs,
             batch_size=self.batch_size or recipe.batch_size,
             lr=self.lr or recipe.lr,
-            lr_drop_epochs=self.lr_drop_epochs or 0,
             compile=self.compile if self.compile is not None else cuda,
         )
 
@@ -190,18 +188,14 @@ class Trainer:
             if not state_path.exists():
                 raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
             self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
-            # A resumed run keeps its own settings; only the schedule (--epochs, --lr-drop-epochs) may change, to
-            # extend it. Runs saved before sizes existed were small.
-            saved = {"size": "small", "deep_d": None, "lr_drop_epochs": 0, **self.resume_state["config"]}
-            config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], lr_drop_epochs=(
-                saved["lr_drop_epochs"] if config.lr_drop_epochs is None else config.lr_drop_epochs), **{
+            # A resumed run keeps its own settings; only --epochs may change, to extend it. Runs saved before sizes
+            # existed were small.
+            saved = {"size": "small", "deep_d": None, **self.resume_state["config"]}
+            config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
                 key: saved[key] for key in ("arch", "size", "deep_d", "batch_size", "lr", "seed", "limit")})
         check_arch(config.arch, config.size or "small", config.deep_d)
         self.device = pick_device(config.device)
         self.config = config.resolved(self.device.type)
-        if self.config.lr_drop_epochs > self.config.epochs:
-            raise ValueError(f"--lr-drop-epochs ({self.config.lr_drop_epochs}) is more than the run's "
-                             f"{self.config.epochs} epochs")
         self.recipe = RECIPES[self.config.arch]
         self.out = Path(self.config.out)
         self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
@@ -268,15 +262,6 @@ class Trainer:
         self.history = state["history"]
         self.healthy = state["healthy"]
 
-    def set_learning_rates(self):
-        """The recipe's rates, or a tenth of them in the last `lr_drop_epochs` epochs. Set every epoch rather than
-        once, so that a resumed run follows its (possibly extended) schedule whatever its saved optimizer holds."""
-        cfg = self.config
-        scale = 0.1 if self.epoch >= cfg.epochs - cfg.lr_drop_epochs else 1.0
-        for optimizer, lr in ((self.opt_G, cfg.lr), (self.opt_D, cfg.lr * self.recipe.d_lr_ratio)):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * scale
-
     # --- one step -----------------------------------------------------------------------------------------------------
     def train_step(self, real, labels, z):
         """One D step and one G step on a batch of real digits, with G's noise `z` (on the device)."""
@@ -329,7 +314,6 @@ class Trainer:
         (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
 
         while self.epoch < cfg.epochs:
-            self.set_learning_rates()
             self.G.train()
             self.D.train()
             start = time.perf_counter()

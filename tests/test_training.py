@@ -1,6 +1,5 @@
 """Tiny real training runs (a few hundred images) through train.py's own entry point."""
 
-import dataclasses
 import json
 import shutil
 
@@ -225,41 +224,3 @@ def test_compiled_training_saves_the_same_plain_layout(tmp_path):
     assert state["config"]["compile"] is True
     generator = load_generator(str(out / "generator"))
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
-
-
-def learning_rates_per_epoch(trainer, monkeypatch):
-    """Run the trainer; return (G's, D's) learning rate at the first step of each epoch it trained."""
-    seen = {}
-    real_step = Trainer.train_step
-
-    def recording_step(self, *args):
-        seen.setdefault(self.epoch, (self.opt_G.param_groups[0]["lr"], self.opt_D.param_groups[0]["lr"]))
-        return real_step(self, *args)
-
-    monkeypatch.setattr(Trainer, "train_step", recording_step)
-    trainer.fit(log=lambda message: None, progress=False)
-    return [seen[epoch] for epoch in sorted(seen)]
-
-
-def test_the_last_epochs_train_at_a_tenth_of_the_learning_rate(tmp_path, monkeypatch):
-    config = TrainConfig(out=str(tmp_path / "run"), data_dir=str(tmp_path / "data"), limit=128, batch_size=64,
-                         epochs=3, lr_drop_epochs=1, device="cpu")
-    rates = learning_rates_per_epoch(Trainer(config), monkeypatch)
-    np.testing.assert_allclose(rates, [(8e-4, 3.2e-3), (8e-4, 3.2e-3), (8e-5, 3.2e-4)])
-    # Resumed with a longer schedule, the drop moves to the new end: the saved optimizer's rate does not linger.
-    resumed = Trainer(dataclasses.replace(config, epochs=5, lr_drop_epochs=None, resume=True))
-    assert resumed.config.lr_drop_epochs == 1  # the run's own, when not given again
-    np.testing.assert_allclose(learning_rates_per_epoch(resumed, monkeypatch), [(8e-4, 3.2e-3), (8e-5, 3.2e-4)])
-
-
-def test_a_run_can_be_given_an_lr_drop_when_resumed_and_records_it(tmp_path, capsys):
-    run_train(tmp_path, "--epochs", "1", out="run")
-    run_train(tmp_path, "--epochs", "2", "--lr-drop-epochs", "1", "--resume", out="run")
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr_drop_epochs"] == 1
-    assert json.loads((tmp_path / "run" / "generator" / "training.json").read_text())["lr_drop_epochs"] == 1
-    with pytest.raises(SystemExit, match=r"--lr-drop-epochs \(3\) is more than the run's 2 epochs"):
-        run_train(tmp_path, "--epochs", "2", "--lr-drop-epochs", "3", out="bad")
-    with pytest.raises(SystemExit):
-        train_script.main(["--lr-drop-epochs", "-1", "--out", str(tmp_path / "bad")])
-    assert "must be an integer >= 0, got -1" in capsys.readouterr().err
-    assert not (tmp_path / "bad").exists()

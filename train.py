@@ -2,7 +2,8 @@
 
     python train.py                          # the default architecture, to the quality bar
     python train.py --size large             # the GPU default's larger networks, on any device
-    python train.py --deep-d --epochs 30     # the small G with the large size's D: how the shipped model was made
+    python train.py --deep-d --epochs 30     # the small G with the large size's D depth: how the shipped model was made
+    python train.py --d-size large --loss nonsaturating --r1 1 --batch-size 256   # the small G, the large D, R1
     python train.py --arch seed              # the course report's baseline
     python train.py --out runs/x --resume    # continue an interrupted run
     python train.py --push-to-hub user/cgan-digits
@@ -19,13 +20,20 @@ import torch
 from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError
 from cgan.hub import EVALUATION_FILE, PushError, push_folder, save_model, write_model_card
 from cgan.models import ARCHS, DEFAULT_ARCH, SIZES
-from cgan.training import RECIPES, TrainConfig, train
+from cgan.training import DCGAN_LOSSES, RECIPES, TrainConfig, train
 
 
 def positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive number, got {text}")
     return value
 
 
@@ -44,6 +52,11 @@ def parse_args(argv=None):
                                                       f"{recipe.cuda_size} on a CUDA GPU)")
     parser.add_argument("--deep-d", action=argparse.BooleanOptionalAction, default=None,
                         help="dcgan: a 3x3 conv after each of D's downsamplings (default: on for large, off for small)")
+    parser.add_argument("--d-size", choices=SIZES, help="dcgan: D's size, apart from G's (default: the same as --size); "
+                                                        "only G ships, so a larger D costs training time only")
+    parser.add_argument("--loss", choices=DCGAN_LOSSES, help=f"dcgan's loss (default: {recipe.loss})")
+    parser.add_argument("--r1", type=non_negative_float, default=0.0, metavar="GAMMA",
+                        help="dcgan: weight of the R1 gradient penalty on real digits (default 0: none)")
     parser.add_argument("--epochs", type=positive_int, help=f"default: the arch's recipe ({recipe.epochs} for "
                                                             f"{DEFAULT_ARCH}, {recipe.cuda_epochs} on a CUDA GPU)")
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
@@ -68,7 +81,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, epochs=args.epochs,
+    config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, d_size=args.d_size, loss=args.loss,
+                         r1_gamma=args.r1, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
                          data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, resume=args.resume,
                          compile=args.compile)
@@ -83,6 +97,8 @@ def main(argv=None):
     training = {
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
+        "d_size": trainer.config.d_size, "loss": trainer.config.loss, "r1_gamma": trainer.config.r1_gamma,
+        "batch_size": trainer.config.batch_size,
         "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,

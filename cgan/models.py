@@ -2,7 +2,8 @@
 
 The dcgan comes in two sizes: `small` (32 channels, a 2-conv D) sized for a CPU, and `large` (64 channels, a
 4-conv D), which measured better on every metric and is the one trained on a GPU. The deeper D can also train the
-small G (`deep_d`): it did most of the large size's gain (docs/training-notes.md).
+small G (`deep_d`): it did most of the large size's gain, and the large size's whole D (`d_size`) trains it too
+(docs/training-notes.md).
 
 Images inside the networks are float (N, 1, 28, 28) in [-1, 1]; labels are int64 (N,) in 0-9.
 """
@@ -174,16 +175,18 @@ class DCGANDiscriminator(nn.Module):
         return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
 
 
-def check_arch(arch, size="small", deep_d=None):
-    """ValueError naming the problem unless `arch` is in ARCHS and `size` and `deep_d` are options it has."""
+def check_arch(arch, size="small", deep_d=None, d_size=None):
+    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d` and `d_size` are options it
+    has."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    for name, value in (("size", size), ("d_size", d_size)):
+        if value is not None and value not in SIZES:
+            raise ValueError(f"{name} must be one of {', '.join(SIZES)}, got {value!r}")
     if arch == "seed" and size != "small":
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
-    if arch == "seed" and deep_d:
-        raise ValueError("the seed architecture keeps the report's discriminator; deep_d is for dcgan")
+    if arch == "seed" and (deep_d or d_size is not None):
+        raise ValueError("the seed architecture keeps the report's discriminator; deep_d and d_size are for dcgan")
 
 
 def default_deep_d(arch, size):
@@ -191,12 +194,14 @@ def default_deep_d(arch, size):
     return arch == "dcgan" and DCGAN_SIZES[size][1]
 
 
-def build_networks(arch, size="small", deep_d=None):
-    """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES; deep_d=None
-    gives D the size's depth."""
-    check_arch(arch, size, deep_d)
+def build_networks(arch, size="small", deep_d=None, d_size=None):
+    """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES. D is of
+    `d_size` (None: the same as G) and deep_d=None gives it that size's depth. Only G ships, so D may be larger than
+    G at no cost to generation."""
+    check_arch(arch, size, deep_d, d_size)
     if arch == "seed":
         return SeedGenerator(), SeedDiscriminator()
-    channels = DCGAN_SIZES[size][0]
-    deep = default_deep_d(arch, size) if deep_d is None else deep_d
-    return DCGANGenerator(channels=channels), DCGANDiscriminator(channels=channels, deep=deep)
+    d_size = d_size or size
+    deep = default_deep_d(arch, d_size) if deep_d is None else deep_d
+    return (DCGANGenerator(channels=DCGAN_SIZES[size][0]),
+            DCGANDiscriminator(channels=DCGAN_SIZES[d_size][0], deep=deep))

@@ -59,7 +59,10 @@ RECIPES = {
 class TrainConfig:
     arch: str = DEFAULT_ARCH
     size: str | None = None  # None: the recipe's for the device
-    deep_d: bool | None = None  # D with a 3x3 conv after each downsampling; None: the size's default
+    deep_d: bool | None = None  # D with a 3x3 conv after each downsampling; None: D's size's default
+    d_size: str | None = None  # D's size (dcgan); None: the same as G's
+    loss: str | None = None  # None: the recipe's; dcgan also trains with "nonsaturating"
+    r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real digits (dcgan); 0: none
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None
     lr: float | None = None
@@ -77,15 +80,33 @@ class TrainConfig:
         recipe = RECIPES[self.arch]
         cuda = device_type == "cuda"
         size = self.size or (cuda and recipe.cuda_size) or recipe.size
+        d_size = self.d_size or (size if self.arch == "dcgan" else None)
         return dataclasses.replace(
             self,
             size=size,
-            deep_d=self.deep_d if self.deep_d is not None else default_deep_d(self.arch, size),
+            d_size=d_size,
+            deep_d=self.deep_d if self.deep_d is not None else default_deep_d(self.arch, d_size or size),
+            loss=self.loss or recipe.loss,
             epochs=self.epochs or (cuda and recipe.cuda_epochs) or recipe.epochs,
             batch_size=self.batch_size or recipe.batch_size,
             lr=self.lr or recipe.lr,
             compile=self.compile if self.compile is not None else cuda,
         )
+
+
+DCGAN_LOSSES = ("hinge", "nonsaturating")
+
+
+def check_loss(arch, loss, r1_gamma):
+    """ValueError naming the problem unless `loss` (None: the recipe's) and `r1_gamma` suit `arch`."""
+    if arch == "seed" and loss not in (None, "seed"):
+        raise ValueError(f"the seed architecture keeps the report's loss; --loss is for dcgan, got {loss!r}")
+    if arch == "dcgan" and loss not in (None, *DCGAN_LOSSES):
+        raise ValueError(f"loss must be one of {', '.join(DCGAN_LOSSES)} for dcgan, got {loss!r}")
+    if not r1_gamma >= 0:  # also catches NaN
+        raise ValueError(f"r1_gamma must be 0 or more, got {r1_gamma}")
+    if arch == "seed" and r1_gamma:
+        raise ValueError("the seed architecture keeps the report's loss; the R1 penalty is for dcgan")
 
 
 def pick_device(name):
@@ -130,6 +151,21 @@ def score_as_probability(loss, scores, labels):
     if loss == "seed":
         return scores.float().gather(1, labels[:, None]).mean()
     return torch.sigmoid(scores.float()).mean()
+
+
+R1_EVERY = 4  # lazy regularisation (StyleGAN2): the R1 penalty on every 4th D step only, at 4x the weight
+
+
+def r1_penalty(discriminator, real, labels):
+    """E ||dD(x)/dx||^2 over real digits x (Mescheder et al. 2018): pushing D's gradient on the data towards zero
+    keeps D from sharpening into a few real modes, which is what lets G drop styles.
+
+    Run eagerly in fp32 through `forward`, so a torch.compile'd D is bypassed: compiled graphs have no double
+    backward.
+    """
+    real = real.detach().float().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator.forward(real, labels).sum(), real, create_graph=True)
+    return grad.square().sum(dim=(1, 2, 3)).mean()
 
 
 def make_optimizer(recipe, params, lr, device):
@@ -191,9 +227,12 @@ class Trainer:
             # A resumed run keeps its own settings; only --epochs may change, to extend it. Runs saved before sizes
             # existed were small.
             saved = {"size": "small", "deep_d": None, **self.resume_state["config"]}
+            saved = {"d_size": None, "loss": None, "r1_gamma": 0.0, **saved}
             config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
-                key: saved[key] for key in ("arch", "size", "deep_d", "batch_size", "lr", "seed", "limit")})
-        check_arch(config.arch, config.size or "small", config.deep_d)
+                key: saved[key] for key in ("arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "batch_size",
+                                            "lr", "seed", "limit")})
+        check_arch(config.arch, config.size or "small", config.deep_d, config.d_size)
+        check_loss(config.arch, config.loss, config.r1_gamma)
         self.device = pick_device(config.device)
         self.config = config.resolved(self.device.type)
         self.recipe = RECIPES[self.config.arch]
@@ -203,7 +242,7 @@ class Trainer:
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
 
         torch.manual_seed(self.config.seed)
-        self.G, self.D = build_networks(self.config.arch, self.config.size, self.config.deep_d)
+        self.G, self.D = build_networks(self.config.arch, self.config.size, self.config.deep_d, self.config.d_size)
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
@@ -265,7 +304,7 @@ class Trainer:
     # --- one step -----------------------------------------------------------------------------------------------------
     def train_step(self, real, labels, z):
         """One D step and one G step on a batch of real digits, with G's noise `z` (on the device)."""
-        loss = self.recipe.loss
+        loss = self.config.loss
         # Networks run under autocast (bf16 on a GPU); losses in fp32 outside it, where BCE is allowed.
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # (1) D step: real digits of their label vs. fakes of the same labels (G gets the label too).
@@ -273,8 +312,11 @@ class Trainer:
             real_scores = self.D(real, labels)
             fake_scores = self.D(fake.detach(), labels)
         d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
+        d_total = d_loss
+        if self.config.r1_gamma and self.steps % R1_EVERY == 0:
+            d_total = d_loss + self.config.r1_gamma / 2 * R1_EVERY * r1_penalty(self.D, real, labels)
         self.opt_D.zero_grad(set_to_none=True)
-        d_loss.backward()
+        d_total.backward()
         self.opt_D.step()
 
         # (2) G step: make D score the fakes as real digits of the requested label. D's weights are frozen meanwhile,
@@ -287,8 +329,8 @@ class Trainer:
         g_loss.backward()
         self.D.requires_grad_(True)
         self.opt_G.step()
+        self.steps += 1
         if self.G_ema is not None:
-            self.steps += 1
             # Warm-up: early on the EMA follows G closely, so it is not dragged back to the random init.
             update_ema(self.G_ema, self.G, min(self.recipe.ema_decay, (1 + self.steps) / (10 + self.steps)))
         return d_loss.detach(), g_loss.detach(), real_scores.detach(), fake_scores.detach()
@@ -328,8 +370,8 @@ class Trainer:
                 idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
                 d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx], noise[step])
                 sums += torch.stack([d_loss, g_loss,
-                                     score_as_probability(self.recipe.loss, real_s, labels[idx]),
-                                     score_as_probability(self.recipe.loss, fake_s, labels[idx])])
+                                     score_as_probability(cfg.loss, real_s, labels[idx]),
+                                     score_as_probability(cfg.loss, fake_s, labels[idx])])
                 if step % 20 == 0:
                     bar.set_postfix(D=f"{d_loss.item():.3f}", G=f"{g_loss.item():.3f}")
             bar.close()

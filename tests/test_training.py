@@ -9,7 +9,8 @@ import torch
 
 import train as train_script
 from cgan.hub import load_generator
-from cgan.training import RECIPES, TrainConfig, Trainer, refresh_batchnorm_stats, update_ema
+import cgan.training
+from cgan.training import R1_EVERY, RECIPES, TrainConfig, Trainer, r1_penalty, refresh_batchnorm_stats, update_ema
 
 
 def run_train(tmp_path, *extra, out="run"):
@@ -96,8 +97,18 @@ def test_bad_options_are_refused_before_training(tmp_path, capsys):
     assert "invalid choice: 'huge'" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="the seed architecture comes in one size"):
         train_script.main(["--arch", "seed", "--size", "large", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="deep_d is for dcgan"):
+    with pytest.raises(SystemExit, match="deep_d and d_size are for dcgan"):
         train_script.main(["--arch", "seed", "--deep-d", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="deep_d and d_size are for dcgan"):
+        train_script.main(["--arch", "seed", "--d-size", "large", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--loss is for dcgan, got 'hinge'"):
+        train_script.main(["--arch", "seed", "--loss", "hinge", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="the R1 penalty is for dcgan"):
+        train_script.main(["--arch", "seed", "--r1", "1", "--out", str(tmp_path)])
+    for bad in ("-1", "nan"):
+        with pytest.raises(SystemExit):
+            train_script.main(["--r1", bad, "--out", str(tmp_path)])
+        assert "must be 0 or a positive number" in capsys.readouterr().err
     assert not (tmp_path / "state.pt").exists()
 
 
@@ -142,6 +153,46 @@ def test_a_state_saved_before_sizes_existed_resumes_as_small(tmp_path):
     assert json.loads((tmp_path / "old" / "config.json").read_text())["deep_d"] is False
 
 
+def test_the_r1_penalty_is_the_mean_squared_input_gradient_and_trains_d():
+    class Linear(torch.nn.Module):  # D(x) = <w, x>: the input gradient is w for every image
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.randn(1, 1, 28, 28))
+
+        def forward(self, images, labels):
+            return (images * self.w).sum(dim=(1, 2, 3))
+
+    d, real = Linear(), torch.rand(5, 1, 28, 28)
+    penalty = r1_penalty(d, real, torch.arange(5))
+    torch.testing.assert_close(penalty, d.w.square().sum())
+    penalty.backward()  # differentiable in D's weights: d||w||^2/dw = 2w
+    torch.testing.assert_close(d.w.grad, 2 * d.w.detach())
+
+    class Quadratic(torch.nn.Module):  # D(x) = ||x||^2 / 2: the gradient is x itself, so a mean over images
+        def forward(self, images, labels):
+            return images.square().sum(dim=(1, 2, 3)) / 2
+
+    torch.testing.assert_close(r1_penalty(Quadratic(), real, None), real.square().sum(dim=(1, 2, 3)).mean())
+
+
+def test_a_larger_d_the_nonsaturating_loss_and_r1_are_applied_recorded_and_kept_on_resume(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cgan.training, "r1_penalty", lambda *args: calls.append(1) or r1_penalty(*args))
+    out = run_train(tmp_path, "--d-size", "large", "--loss", "nonsaturating", "--r1", "1", "--epochs", "1")
+    assert len(calls) == 1  # 4 steps: the penalty on every R1_EVERY-th D step
+    assert R1_EVERY == 4
+    training = json.loads((out / "generator" / "training.json").read_text())
+    assert {key: training[key] for key in ("size", "d_size", "deep_d", "loss", "r1_gamma")} == {
+        "size": "small", "d_size": "large", "deep_d": True, "loss": "nonsaturating", "r1_gamma": 1.0}
+    state = torch.load(out / "state.pt", weights_only=True)
+    assert state["D"]["input_conv.parametrizations.weight.original"].shape[0] == 64  # the large D, the small G
+    assert load_generator(out / "generator").size == "small"
+    run_train(tmp_path, "--epochs", "2", "--resume")  # no options: the run's own are kept
+    config = json.loads((out / "config.json").read_text())
+    assert (config["d_size"], config["loss"], config["r1_gamma"]) == ("large", "nonsaturating", 1.0)
+    assert len(calls) == 2
+
+
 def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
     # D is frozen while G's loss is back-propagated: no wasted gradient work, and D's .grad stays its own loss's.
     trainer = Trainer(TrainConfig(out=str(tmp_path), batch_size=8))
@@ -168,6 +219,9 @@ def test_the_default_schedule_and_size_are_sized_to_the_device():
     assert (cpu.size, cpu.deep_d, cpu.epochs) == ("small", False, 10)  # the 15-minute CPU budget
     assert (cuda.size, cuda.deep_d, cuda.epochs) == ("large", True, 30)
     assert TrainConfig(deep_d=True).resolved("cpu").deep_d  # --deep-d wins over the size's default
+    larger_d = TrainConfig(d_size="large").resolved("cpu")  # D's size brings its depth; G keeps the device's size
+    assert (larger_d.size, larger_d.d_size, larger_d.deep_d, larger_d.loss) == ("small", "large", True, "hinge")
+    assert (cpu.d_size, cuda.d_size, cpu.r1_gamma) == ("small", "large", 0.0)
     assert not TrainConfig(deep_d=False).resolved("cuda").deep_d
     assert TrainConfig(epochs=3, size="small").resolved("cuda").epochs == 3  # --epochs always wins
     assert TrainConfig(size="small").resolved("cuda").size == "small"  # and so does --size
@@ -217,8 +271,9 @@ def test_an_epochs_noise_drawn_at_once_is_the_noise_drawn_step_by_step():
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                     reason="torch.compile on the CPU builds C++ kernels and needs a compiler")
 def test_compiled_training_saves_the_same_plain_layout(tmp_path):
-    # --compile is the default on a CUDA GPU; here it runs the same compiled path on the CPU.
-    out = run_train(tmp_path, "--compile", "--epochs", "1")
+    # --compile is the default on a CUDA GPU; here it runs the same compiled path on the CPU, with the R1 penalty,
+    # which has to run D uncompiled (compiled graphs have no double backward).
+    out = run_train(tmp_path, "--compile", "--r1", "1", "--epochs", "1")
     state = torch.load(out / "state.pt", weights_only=True)
     assert not any("_orig_mod" in key for key in state["G"]) and not any("_orig_mod" in key for key in state["D"])
     assert state["config"]["compile"] is True

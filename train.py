@@ -11,6 +11,7 @@
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -32,7 +33,7 @@ def positive_int(text):
 
 def non_negative_float(text):
     value = float(text)
-    if not value >= 0:
+    if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be 0 or a positive number, got {text}")
     return value
 

@@ -11,6 +11,7 @@ A run folder holds:
 import copy
 import dataclasses
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -103,7 +104,7 @@ def check_loss(arch, loss, r1_gamma):
         raise ValueError(f"the seed architecture keeps the report's loss; --loss is for dcgan, got {loss!r}")
     if arch == "dcgan" and loss not in (None, *DCGAN_LOSSES):
         raise ValueError(f"loss must be one of {', '.join(DCGAN_LOSSES)} for dcgan, got {loss!r}")
-    if not r1_gamma >= 0:  # also catches NaN
+    if not (math.isfinite(r1_gamma) and r1_gamma >= 0):
         raise ValueError(f"r1_gamma must be 0 or more, got {r1_gamma}")
     if arch == "seed" and r1_gamma:
         raise ValueError("the seed architecture keeps the report's loss; the R1 penalty is for dcgan")
@@ -225,9 +226,9 @@ class Trainer:
                 raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
             self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
             # A resumed run keeps its own settings; only --epochs may change, to extend it. Runs saved before sizes
-            # existed were small.
-            saved = {"size": "small", "deep_d": None, **self.resume_state["config"]}
-            saved = {"d_size": None, "loss": None, "r1_gamma": 0.0, **saved}
+            # existed were small, and before the loss options they trained with the recipe's loss and no R1.
+            saved = {"size": "small", "deep_d": None, "d_size": None, "loss": None, "r1_gamma": 0.0,
+                     **self.resume_state["config"]}
             config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
                 key: saved[key] for key in ("arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "batch_size",
                                             "lr", "seed", "limit")})

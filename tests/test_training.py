@@ -105,10 +105,15 @@ def test_bad_options_are_refused_before_training(tmp_path, capsys):
         train_script.main(["--arch", "seed", "--loss", "hinge", "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="the R1 penalty is for dcgan"):
         train_script.main(["--arch", "seed", "--r1", "1", "--out", str(tmp_path)])
-    for bad in ("-1", "nan"):
+    for bad in ("-1", "nan", "inf"):
         with pytest.raises(SystemExit):
             train_script.main(["--r1", bad, "--out", str(tmp_path)])
         assert "must be 0 or a positive number" in capsys.readouterr().err
+    for bad in (-1.0, float("nan"), float("inf")):  # the same check for code that builds a TrainConfig itself
+        with pytest.raises(ValueError, match="r1_gamma must be 0 or more"):
+            Trainer(TrainConfig(r1_gamma=bad, out=str(tmp_path)))
+    with pytest.raises(ValueError, match="loss must be one of hinge, nonsaturating for dcgan, got 'seed'"):
+        Trainer(TrainConfig(loss="seed", out=str(tmp_path)))
     assert not (tmp_path / "state.pt").exists()
 
 

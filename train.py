@@ -53,8 +53,9 @@ def parse_args(argv=None):
                                                       f"{recipe.cuda_size} on a CUDA GPU)")
     parser.add_argument("--deep-d", action=argparse.BooleanOptionalAction, default=None,
                         help="dcgan: a 3x3 conv after each of D's downsamplings (default: on for large, off for small)")
-    parser.add_argument("--d-size", choices=SIZES, help="dcgan: D's size, apart from G's (default: the same as --size); "
-                                                        "only G ships, so a larger D costs training time only")
+    parser.add_argument("--d-size", choices=SIZES,
+                        help="dcgan: D's size, apart from G's (default: the same as --size); only G ships, so a larger "
+                             "D costs training time only")
     parser.add_argument("--loss", choices=DCGAN_LOSSES, help=f"dcgan's loss (default: {recipe.loss})")
     parser.add_argument("--r1", type=non_negative_float, default=0.0, metavar="GAMMA",
                         help="dcgan: weight of the R1 gradient penalty on real digits (default 0: none)")
@@ -83,10 +84,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, d_size=args.d_size, loss=args.loss,
-                         r1_gamma=args.r1, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
-                         data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, resume=args.resume,
-                         compile=args.compile)
+                         r1_gamma=args.r1, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
+                         limit=args.limit, resume=args.resume, compile=args.compile)
     start = time.perf_counter()
     try:
         model, trainer = train(config)

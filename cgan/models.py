@@ -180,9 +180,10 @@ def check_arch(arch, size="small", deep_d=None, d_size=None):
     has."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    for name, value in (("size", size), ("d_size", d_size)):
-        if value is not None and value not in SIZES:
-            raise ValueError(f"{name} must be one of {', '.join(SIZES)}, got {value!r}")
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    if d_size is not None and d_size not in SIZES:
+        raise ValueError(f"d_size must be one of {', '.join(SIZES)}, got {d_size!r}")
     if arch == "seed" and size != "small":
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
     if arch == "seed" and (deep_d or d_size is not None):

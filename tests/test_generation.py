@@ -48,6 +48,8 @@ def test_unknown_arch_or_size_is_refused_by_name():
         ConditionalGenerator(arch="big")
     with pytest.raises(ValueError, match="size must be one of small, large, got 'huge'"):
         ConditionalGenerator(size="huge")
+    with pytest.raises(ValueError, match="size must be one of small, large, got None"):  # a config.json's null
+        ConditionalGenerator(size=None)
     with pytest.raises(ValueError, match="the seed architecture comes in one size"):
         ConditionalGenerator(arch="seed", size="large")
 

@@ -4,6 +4,7 @@
     python train.py --size large             # the GPU default's larger networks, on any device
     python train.py --deep-d --epochs 30     # the small G with the large size's D depth: how the shipped model was made
     python train.py --d-size large --loss nonsaturating --r1 1 --batch-size 256   # the small G, the large D, R1
+    python train.py ... --epochs 64 --lr-drop 54     # the last 10 epochs at a quarter of the learning rate
     python train.py --arch seed              # the course report's baseline
     python train.py --out runs/x --resume    # continue an interrupted run
     python train.py --push-to-hub user/cgan-digits
@@ -28,6 +29,20 @@ def positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, got {text}")
     return value
 
 
@@ -64,6 +79,11 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
     parser.add_argument("--lr", type=positive_float, help=f"generator learning rate; D uses the recipe's multiple "
                                                           f"(default {recipe.lr} for {DEFAULT_ARCH})")
+    parser.add_argument("--lr-drop", type=non_negative_int, metavar="EPOCH",
+                        help="after this many epochs, multiply both learning rates by --lr-drop-factor for the rest "
+                             "of the run (default: no drop); may be given with --resume")
+    parser.add_argument("--lr-drop-factor", type=fraction, default=0.25,
+                        help="with --lr-drop: the factor, more than 0 and at most 1 (default 0.25)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -84,7 +104,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, d_size=args.d_size, loss=args.loss,
-                         r1_gamma=args.r1, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         r1_gamma=args.r1, lr_drop_epoch=args.lr_drop, lr_drop_factor=args.lr_drop_factor,
+                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
                          limit=args.limit, resume=args.resume, compile=args.compile)
     start = time.perf_counter()
@@ -99,6 +120,7 @@ def main(argv=None):
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
         "d_size": trainer.config.d_size, "loss": trainer.config.loss, "r1_gamma": trainer.config.r1_gamma,
+        "lr_drop_epoch": trainer.config.lr_drop_epoch, "lr_drop_factor": trainer.config.lr_drop_factor,
         "batch_size": trainer.config.batch_size,
         "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,

@@ -64,6 +64,8 @@ class TrainConfig:
     d_size: str | None = None  # D's size (dcgan); None: the same as G's
     loss: str | None = None  # None: the recipe's; dcgan also trains with "nonsaturating"
     r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real digits (dcgan); 0: none
+    lr_drop_epoch: int | None = None  # after this many epochs, both learning rates times lr_drop_factor; None: never
+    lr_drop_factor: float = 0.25
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None
     lr: float | None = None
@@ -108,6 +110,15 @@ def check_loss(arch, loss, r1_gamma):
         raise ValueError(f"r1_gamma must be 0 or more, got {r1_gamma}")
     if arch == "seed" and r1_gamma:
         raise ValueError("the seed architecture keeps the report's loss; the R1 penalty is for dcgan")
+
+
+def check_lr_drop(epoch, factor):
+    """ValueError naming the problem unless the learning-rate drop is after a whole number of epochs (0 or more)
+    and shrinks the rates (0 < factor <= 1)."""
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
+        raise ValueError(f"lr_drop_epoch must be a whole number of epochs, 0 or more, got {epoch!r}")
+    if not (isinstance(factor, (int, float)) and 0 < factor <= 1):
+        raise ValueError(f"lr_drop_factor must be more than 0 and at most 1, got {factor!r}")
 
 
 def pick_device(name):
@@ -225,15 +236,19 @@ class Trainer:
             if not state_path.exists():
                 raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
             self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
-            # A resumed run keeps its own settings; only --epochs may change, to extend it. Runs saved before sizes
-            # existed were small, and before the loss options they trained with the recipe's loss and no R1.
+            # A resumed run keeps its own settings; only --epochs may change, to extend it, and a learning-rate drop
+            # may be given anew, to end it at a lower rate. Runs saved before sizes existed were small, and before
+            # the loss options they trained with the recipe's loss and no R1.
             saved = {"size": "small", "deep_d": None, "d_size": None, "loss": None, "r1_gamma": 0.0,
-                     **self.resume_state["config"]}
-            config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"], **{
-                key: saved[key] for key in ("arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "batch_size",
-                                            "lr", "seed", "limit")})
+                     "lr_drop_epoch": None, "lr_drop_factor": 0.25, **self.resume_state["config"]}
+            keep = ["arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "batch_size", "lr", "seed", "limit"]
+            if config.lr_drop_epoch is None:
+                keep += ["lr_drop_epoch", "lr_drop_factor"]
+            config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"],
+                                         **{key: saved[key] for key in keep})
         check_arch(config.arch, config.size or "small", config.deep_d, config.d_size)
         check_loss(config.arch, config.loss, config.r1_gamma)
+        check_lr_drop(config.lr_drop_epoch, config.lr_drop_factor)
         self.device = pick_device(config.device)
         self.config = config.resolved(self.device.type)
         self.recipe = RECIPES[self.config.arch]
@@ -287,6 +302,15 @@ class Trainer:
             "history": self.history,
             "healthy": self.healthy,
         }
+
+    def set_learning_rates(self):
+        """The rates for the coming epoch: the config's, times lr_drop_factor once lr_drop_epoch epochs are done.
+        Set from the config each epoch, so a resumed run (whose Adam state carries the old rates) gets them too."""
+        cfg = self.config
+        drop = cfg.lr_drop_factor if cfg.lr_drop_epoch is not None and self.epoch >= cfg.lr_drop_epoch else 1.0
+        for optimizer, lr in ((self.opt_G, cfg.lr), (self.opt_D, cfg.lr * self.recipe.d_lr_ratio)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * drop
 
     def load_state_dict(self, state):
         self.epoch = state["epoch"]
@@ -357,6 +381,7 @@ class Trainer:
         (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
 
         while self.epoch < cfg.epochs:
+            self.set_learning_rates()
             self.G.train()
             self.D.train()
             start = time.perf_counter()

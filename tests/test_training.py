@@ -198,6 +198,47 @@ def test_a_larger_d_the_nonsaturating_loss_and_r1_are_applied_recorded_and_kept_
     assert len(calls) == 2
 
 
+def test_the_learning_rate_drops_after_the_given_epoch_and_a_resume_may_add_a_drop(tmp_path, monkeypatch):
+    rates = []  # (epoch about to train, G's rate, D's rate), as each epoch starts
+    real_set = Trainer.set_learning_rates
+
+    def spy(trainer):
+        real_set(trainer)
+        rates.append((trainer.epoch + 1, trainer.opt_G.param_groups[0]["lr"], trainer.opt_D.param_groups[0]["lr"]))
+    monkeypatch.setattr(Trainer, "set_learning_rates", spy)
+    lr, ratio = RECIPES["dcgan"].lr, RECIPES["dcgan"].d_lr_ratio
+    out = run_train(tmp_path, "--epochs", "3", "--lr-drop", "2", "--lr-drop-factor", "0.5")
+    assert rates == [(1, lr, lr * ratio), (2, lr, lr * ratio), (3, lr / 2, lr * ratio / 2)]
+    training = json.loads((out / "generator" / "training.json").read_text())
+    assert (training["lr_drop_epoch"], training["lr_drop_factor"]) == (2, 0.5)
+    state = torch.load(out / "state.pt", weights_only=True)
+    assert state["opt_G"]["param_groups"][0]["lr"] == lr / 2  # saved with the state, as Adam keeps it
+
+    rates.clear()
+    run_train(tmp_path, "--epochs", "4", "--resume")  # the run's own drop is kept
+    assert rates == [(4, lr / 2, lr * ratio / 2)]
+    run_train(tmp_path, "--epochs", "3", out="plain")
+    rates.clear()
+    run_train(tmp_path, "--epochs", "4", "--resume", "--lr-drop", "3", out="plain")  # given anew: a lower-rate end
+    assert rates == [(4, lr / 4, lr * ratio / 4)]
+    assert json.loads((tmp_path / "plain" / "config.json").read_text())["lr_drop_epoch"] == 3
+
+
+def test_a_bad_learning_rate_drop_is_refused_by_name(tmp_path, capsys):
+    for flag, bad, message in (("--lr-drop", "-1", "must be 0 or a positive integer"),
+                               ("--lr-drop-factor", "0", "must be more than 0 and at most 1"),
+                               ("--lr-drop-factor", "1.5", "must be more than 0 and at most 1"),
+                               ("--lr-drop-factor", "nan", "must be more than 0 and at most 1")):
+        with pytest.raises(SystemExit):
+            train_script.main([flag, bad, "--out", str(tmp_path)])
+        assert message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="lr_drop_epoch must be a whole number of epochs, 0 or more, got 2.5"):
+        Trainer(TrainConfig(lr_drop_epoch=2.5, out=str(tmp_path)))
+    with pytest.raises(ValueError, match="lr_drop_factor must be more than 0 and at most 1, got 2"):
+        Trainer(TrainConfig(lr_drop_epoch=1, lr_drop_factor=2, out=str(tmp_path)))
+    assert not (tmp_path / "state.pt").exists()
+
+
 def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
     # D is frozen while G's loss is back-propagated: no wasted gradient work, and D's .grad stays its own loss's.
     trainer = Trainer(TrainConfig(out=str(tmp_path), batch_size=8))

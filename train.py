@@ -79,6 +79,9 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=positive_int, help=f"default: the arch's recipe ({recipe.batch_size})")
     parser.add_argument("--lr", type=positive_float, help=f"generator learning rate; D uses the recipe's multiple "
                                                           f"(default {recipe.lr} for {DEFAULT_ARCH})")
+    parser.add_argument("--aux-classifier", type=non_negative_float, default=0.0, metavar="WEIGHT",
+                        help="dcgan: weight of an auxiliary classifier's cross-entropy in G's loss; the classifier is "
+                             "a small CNN trained on real digits beside D (default 0: none)")
     parser.add_argument("--lr-drop", type=non_negative_int, metavar="EPOCH",
                         help="after this many epochs, multiply both learning rates by --lr-drop-factor for the rest "
                              "of the run (default: no drop); may be given with --resume")
@@ -104,7 +107,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, d_size=args.d_size, loss=args.loss,
-                         r1_gamma=args.r1, lr_drop_epoch=args.lr_drop, lr_drop_factor=args.lr_drop_factor,
+                         r1_gamma=args.r1, aux_weight=args.aux_classifier, lr_drop_epoch=args.lr_drop, lr_drop_factor=args.lr_drop_factor,
                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
                          limit=args.limit, resume=args.resume, compile=args.compile)
@@ -120,7 +123,7 @@ def main(argv=None):
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
         "d_size": trainer.config.d_size, "loss": trainer.config.loss, "r1_gamma": trainer.config.r1_gamma,
-        "lr_drop_epoch": trainer.config.lr_drop_epoch, "lr_drop_factor": trainer.config.lr_drop_factor,
+        "aux_weight": trainer.config.aux_weight, "lr_drop_epoch": trainer.config.lr_drop_epoch, "lr_drop_factor": trainer.config.lr_drop_factor,
         "batch_size": trainer.config.batch_size,
         "epochs": trainer.epoch, "seed": trainer.config.seed,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,

@@ -175,6 +175,24 @@ class DCGANDiscriminator(nn.Module):
         return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
 
 
+class AuxiliaryClassifier(nn.Module):
+    """A small CNN that reads which digit an image is, trained on real digits beside D (`aux_weight` in training).
+
+    G pays its cross-entropy on the fakes, so a fake that reads as another digit costs G directly. Unlike AC-GAN's
+    classifier inside D, it never learns from fakes, so it cannot be fitted to G's mistakes (docs/training-notes.md).
+    """
+
+    def __init__(self, channels=32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, channels, 4, 2, 1), nn.LeakyReLU(0.2, True),  # channels x 14 x 14
+            nn.Conv2d(channels, 2 * channels, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 2channels x 7 x 7
+            nn.Flatten(), nn.Linear(2 * channels * 7 * 7, NUM_CLASSES))
+
+    def forward(self, images):
+        return self.net(images)
+
+
 def check_arch(arch, size="small", deep_d=None, d_size=None):
     """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d` and `d_size` are options it
     has."""

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range
 from cgan.generation import ConditionalGenerator
-from cgan.models import DEFAULT_ARCH, NUM_CLASSES, build_networks, check_arch, default_deep_d
+from cgan.models import DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks, check_arch, default_deep_d
 from cgan.plots import save_grid, save_training_curves
 from cgan.diversity import DiversityProbe
 
@@ -64,6 +64,7 @@ class TrainConfig:
     d_size: str | None = None  # D's size (dcgan); None: the same as G's
     loss: str | None = None  # None: the recipe's; dcgan also trains with "nonsaturating"
     r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real digits (dcgan); 0: none
+    aux_weight: float = 0.0  # weight of the auxiliary classifier's cross-entropy in G's loss (dcgan); 0: none
     lr_drop_epoch: int | None = None  # after this many epochs, both learning rates times lr_drop_factor; None: never
     lr_drop_factor: float = 0.25
     epochs: int | None = None  # None: the recipe's
@@ -100,8 +101,8 @@ class TrainConfig:
 DCGAN_LOSSES = ("hinge", "nonsaturating")
 
 
-def check_loss(arch, loss, r1_gamma):
-    """ValueError naming the problem unless `loss` (None: the recipe's) and `r1_gamma` suit `arch`."""
+def check_loss(arch, loss, r1_gamma, aux_weight=0.0):
+    """ValueError naming the problem unless `loss` (None: the recipe's), `r1_gamma` and `aux_weight` suit `arch`."""
     if arch == "seed" and loss not in (None, "seed"):
         raise ValueError(f"the seed architecture keeps the report's loss; --loss is for dcgan, got {loss!r}")
     if arch == "dcgan" and loss not in (None, *DCGAN_LOSSES):
@@ -110,6 +111,10 @@ def check_loss(arch, loss, r1_gamma):
         raise ValueError(f"r1_gamma must be 0 or more, got {r1_gamma}")
     if arch == "seed" and r1_gamma:
         raise ValueError("the seed architecture keeps the report's loss; the R1 penalty is for dcgan")
+    if not (isinstance(aux_weight, (int, float)) and math.isfinite(aux_weight) and aux_weight >= 0):
+        raise ValueError(f"aux_weight must be 0 or more, got {aux_weight}")
+    if arch == "seed" and aux_weight:
+        raise ValueError("the seed architecture keeps the report's loss; the auxiliary classifier is for dcgan")
 
 
 def check_lr_drop(epoch, factor):
@@ -239,15 +244,16 @@ class Trainer:
             # A resumed run keeps its own settings; only --epochs may change, to extend it, and a learning-rate drop
             # may be given anew, to end it at a lower rate. Runs saved before sizes existed were small, and before
             # the loss options they trained with the recipe's loss and no R1.
-            saved = {"size": "small", "deep_d": None, "d_size": None, "loss": None, "r1_gamma": 0.0,
+            saved = {"size": "small", "deep_d": None, "d_size": None, "loss": None, "r1_gamma": 0.0, "aux_weight": 0.0,
                      "lr_drop_epoch": None, "lr_drop_factor": 0.25, **self.resume_state["config"]}
-            keep = ["arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "batch_size", "lr", "seed", "limit"]
+            keep = ["arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "aux_weight", "batch_size", "lr", "seed",
+                    "limit"]
             if config.lr_drop_epoch is None:
                 keep += ["lr_drop_epoch", "lr_drop_factor"]
             config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"],
                                          **{key: saved[key] for key in keep})
         check_arch(config.arch, config.size or "small", config.deep_d, config.d_size)
-        check_loss(config.arch, config.loss, config.r1_gamma)
+        check_loss(config.arch, config.loss, config.r1_gamma, config.aux_weight)
         check_lr_drop(config.lr_drop_epoch, config.lr_drop_factor)
         self.device = pick_device(config.device)
         self.config = config.resolved(self.device.type)
@@ -262,11 +268,18 @@ class Trainer:
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
+        # The auxiliary classifier has its own fixed-rate optimizer: it learns a plain supervised task, which needs
+        # neither the GAN's TTUR rates nor their drop.
+        self.C, self.opt_C = None, None
+        if self.config.aux_weight:
+            self.C = AuxiliaryClassifier().to(self.device)
+            self.opt_C = torch.optim.Adam(self.C.parameters(), lr=1e-3, betas=(0.5, 0.999))
         if self.config.compile:
             # In place (Module.compile), so state_dict keys and the EMA (copied above, never compiled) are unchanged.
             # On a GPU this fuses the many small element-wise kernels; on a CPU the first steps pay for compilation.
-            self.G.compile()
-            self.D.compile()
+            for network in (self.G, self.D, self.C):
+                if network is not None:
+                    network.compile()
         lr = self.config.lr
         self.opt_G = make_optimizer(self.recipe, self.G.parameters(), lr, self.device)
         self.opt_D = make_optimizer(self.recipe, self.D.parameters(), lr * self.recipe.d_lr_ratio, self.device)
@@ -301,6 +314,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
             "healthy": self.healthy,
+            "C": self.C.state_dict() if self.C is not None else None,
+            "opt_C": self.opt_C.state_dict() if self.C is not None else None,
         }
 
     def set_learning_rates(self):
@@ -325,6 +340,9 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.history = state["history"]
         self.healthy = state["healthy"]
+        if self.C is not None:
+            self.C.load_state_dict(state["C"])
+            self.opt_C.load_state_dict(state["opt_C"])
 
     # --- one step -----------------------------------------------------------------------------------------------------
     def train_step(self, real, labels, z):
@@ -336,6 +354,7 @@ class Trainer:
             fake = self.G(z, labels)
             real_scores = self.D(real, labels)
             fake_scores = self.D(fake.detach(), labels)
+            real_logits = self.C(real) if self.C is not None else None
         d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
         d_total = d_loss
         if self.config.r1_gamma and self.steps % R1_EVERY == 0:
@@ -343,16 +362,27 @@ class Trainer:
         self.opt_D.zero_grad(set_to_none=True)
         d_total.backward()
         self.opt_D.step()
+        if self.C is not None:  # the classifier's step: real digits only
+            self.opt_C.zero_grad(set_to_none=True)
+            F.cross_entropy(real_logits.float(), labels).backward()
+            self.opt_C.step()
 
         # (2) G step: make D score the fakes as real digits of the requested label. D's weights are frozen meanwhile,
         # so the backward pass skips their gradients, which the G step would only throw away.
-        self.D.requires_grad_(False)
+        judges = [net for net in (self.D, self.C) if net is not None]
+        for net in judges:
+            net.requires_grad_(False)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             g_scores = self.D(fake, labels)
+            fake_logits = self.C(fake) if self.C is not None else None
         g_loss = g_loss_fn(loss, g_scores.float(), labels)
+        g_total = g_loss
+        if self.C is not None:  # G also pays when the classifier reads its fake as another digit
+            g_total = g_loss + self.config.aux_weight * F.cross_entropy(fake_logits.float(), labels)
         self.opt_G.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.D.requires_grad_(True)
+        g_total.backward()
+        for net in judges:
+            net.requires_grad_(True)
         self.opt_G.step()
         self.steps += 1
         if self.G_ema is not None:

@@ -239,6 +239,46 @@ def test_a_bad_learning_rate_drop_is_refused_by_name(tmp_path, capsys):
     assert not (tmp_path / "state.pt").exists()
 
 
+def test_the_auxiliary_classifier_learns_from_real_digits_only_and_g_pays_its_cross_entropy(tmp_path):
+    # A weight so large that the classifier's term outweighs D's: the G step must then lower it.
+    trainer = Trainer(TrainConfig(aux_weight=100.0, out=str(tmp_path), device="cpu"))
+    torch.manual_seed(0)
+    real, labels, z = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8), torch.randn(8, trainer.G.z_dim)
+    seen = []  # the images the classifier is called on
+    classify = trainer.C.forward
+    trainer.C.forward = lambda images: seen.append(images.detach().clone()) or classify(images)
+    before = {k: v.clone() for k, v in trainer.C.state_dict().items()}
+    fake_before = trainer.G(z, labels).detach()
+    trainer.train_step(real, labels, z)
+    assert len(seen) == 2 and torch.equal(seen[0], real)  # trained on the real batch; the second call is G's fakes
+    torch.testing.assert_close(seen[1], fake_before)
+    assert any(not torch.equal(before[k], v) for k, v in trainer.C.state_dict().items())
+    assert all(p.requires_grad for p in trainer.C.parameters())  # frozen for the G step only
+    with torch.no_grad():  # the classifier as the G step saw it (its own step came first)
+        ce_before = torch.nn.functional.cross_entropy(classify(fake_before), labels)
+        ce_after = torch.nn.functional.cross_entropy(classify(trainer.G(z, labels)), labels)
+    assert ce_after < ce_before
+
+
+def test_an_auxiliary_classifier_run_is_recorded_resumed_and_refused_where_it_does_not_belong(tmp_path, capsys):
+    out = run_train(tmp_path, "--aux-classifier", "0.1", "--epochs", "1")
+    assert json.loads((out / "generator" / "training.json").read_text())["aux_weight"] == 0.1
+    state = torch.load(out / "state.pt", weights_only=True)
+    assert state["C"]["net.0.weight"].shape == (32, 1, 4, 4) and state["opt_C"]["state"]
+    run_train(tmp_path, "--epochs", "2", "--resume")  # the classifier and its optimizer come back with the run
+    resumed = torch.load(out / "state.pt", weights_only=True)
+    assert json.loads((out / "config.json").read_text())["aux_weight"] == 0.1
+    assert not torch.equal(resumed["C"]["net.0.weight"], state["C"]["net.0.weight"])
+    assert torch.load(run_train(tmp_path, "--epochs", "1", out="plain") / "state.pt", weights_only=True)["C"] is None
+    with pytest.raises(SystemExit, match="the auxiliary classifier is for dcgan"):
+        train_script.main(["--arch", "seed", "--aux-classifier", "1", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        train_script.main(["--aux-classifier", "-1", "--out", str(tmp_path)])
+    assert "must be 0 or a positive number" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="aux_weight must be 0 or more, got nan"):
+        Trainer(TrainConfig(aux_weight=float("nan"), out=str(tmp_path)))
+
+
 def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
     # D is frozen while G's loss is back-propagated: no wasted gradient work, and D's .grad stays its own loss's.
     trainer = Trainer(TrainConfig(out=str(tmp_path), batch_size=8))

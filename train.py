@@ -55,7 +55,7 @@ def non_negative_float(text):
 
 def positive_float(text):
     value = float(text)
-    if not value > 0:
+    if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
@@ -87,6 +87,9 @@ def parse_args(argv=None):
                              "of the run (default: no drop); may be given with --resume")
     parser.add_argument("--lr-drop-factor", type=fraction, default=0.25,
                         help="with --lr-drop: the factor, more than 0 and at most 1 (default 0.25)")
+    parser.add_argument("--noise-scale", type=positive_float, default=1.0,
+                        help="the saved generator's sampling noise scale (config.json's noise_scale; default 1): "
+                             "above 1 draws rarer styles, below 1 more typical ones")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -119,18 +122,19 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, MnistUnavailableError) as error:
         sys.exit(f"error: {error}")
     folder = trainer.out / "generator"
+    model = model.with_noise_scale(args.noise_scale)
     training = {
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
         "d_size": trainer.config.d_size, "loss": trainer.config.loss, "r1_gamma": trainer.config.r1_gamma,
         "aux_weight": trainer.config.aux_weight, "lr_drop_epoch": trainer.config.lr_drop_epoch, "lr_drop_factor": trainer.config.lr_drop_factor,
         "batch_size": trainer.config.batch_size,
-        "epochs": trainer.epoch, "seed": trainer.config.seed,
+        "epochs": trainer.epoch, "seed": trainer.config.seed, "noise_scale": args.noise_scale,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
         "wall_minutes": (time.perf_counter() - start) / 60, "device": trainer.device_name,
     }
     with torch.no_grad():
-        samples = model(trainer.grid_noise, trainer.grid_labels)
+        samples = model(trainer.grid_noise * model.noise_scale, trainer.grid_labels)
     save_model(model, folder, training=training, samples=samples)
     print(f"saved the generator to {folder}")
 

@@ -151,9 +151,10 @@ def load_classifier(source=None):
 
 
 def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None,
-             device="cpu"):
+             device="cpu", noise_scale=None):
     """Score a generator and the real-data floor; returns the JSON-ready dict that `--json` prints.
 
+    noise_scale: sample at this noise scale instead of the model's own (config.json's), to see what another would do.
     The numbers do not depend on `device` beyond float rounding: the noise is drawn on the CPU either way.
     """
     start = time.perf_counter()
@@ -161,12 +162,15 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
     if device.type == "mps":
         device = torch.device("cpu")  # MPS has no float64, which precision and recall are computed in
     generator = load_generator(model, device=device)
+    if noise_scale is not None:
+        generator = generator.with_noise_scale(noise_scale)
     evaluator = Evaluator(load_classifier(classifier), *load_mnist(False, data_dir, mnist_dir), device=device)
     train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
     return {
         "model_source": generator.source,
         "arch": generator.arch,
         "size": generator.size,
+        "noise_scale": generator.noise_scale,
         "n_per_digit": n_per_digit,
         "seed": seed,
         "model": evaluator.score_generator(generator, n_per_digit, seed),
@@ -178,8 +182,11 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
 def report(result):
     """A human-readable table of an `evaluate` result."""
     m, r = result["model"], result["real"]
-    lines = [f"model {result['model_source']} ({result['arch']}, {result['size']}), {result['n_per_digit']} samples "
-             f"per digit, seed {result['seed']}", f"{'metric':<24}{'model':>10}{'real data':>12}"]
+    scale = result.get("noise_scale", 1.0)
+    lines = [f"model {result['model_source']} ({result['arch']}, {result['size']}"
+             + (f", noise scale {scale:g}" if scale != 1 else "")
+             + f"), {result['n_per_digit']} samples per digit, seed {result['seed']}",
+             f"{'metric':<24}{'model':>10}{'real data':>12}"]
     for name, key, fmt in [("accuracy", "accuracy", "{:.2%}"), ("worst digit accuracy", "accuracy_min", "{:.2%}"),
                            ("FD", "fd", "{:.2f}"), ("FD per digit (mean)", "fd_per_digit", "{:.2f}"),
                            ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}")]:
@@ -200,16 +207,21 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--save", action="store_true", help=f"write {EVALUATION_FILE} into the (local) model "
                                                            "folder and refresh its model card")
+    parser.add_argument("--noise-scale", type=float, default=None,
+                        help="sample at this noise scale instead of the model's own (its config.json's noise_scale)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     parser.add_argument("--mnist-dir", default=None, help="folder with the four official MNIST .gz files")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
                         help="where to run the generator and the classifier (default: cpu)")
     args = parser.parse_args(argv)
+    if args.save and args.noise_scale is not None:
+        parser.error("--save records the model as it is saved; to change its noise scale, set noise_scale in its "
+                     "config.json (or train with --noise-scale), then evaluate with --save")
     if args.n_per_digit < 10:
         parser.error(f"--n-per-digit must be at least 10, got {args.n_per_digit}")
     try:
         result = evaluate(args.model, args.n_per_digit, args.seed, args.classifier, args.data_dir, args.mnist_dir,
-                          args.device)
+                          args.device, args.noise_scale)
     except (OSError, ValueError, RuntimeError) as error:
         sys.exit(f"error: {error}")
     if args.save:  # before printing: a closed pipe (`| head`) must not lose the saved numbers

@@ -1,5 +1,6 @@
 """The saved generator: a network plus `generate(digit, n, seed)`, storable in Hugging Face layout."""
 
+import math
 import numbers
 
 import numpy as np
@@ -23,6 +24,13 @@ def check_int(name, value, low, high):
     return int(value)
 
 
+def check_noise_scale(value):
+    """`value` as a float when it is a finite number above 0, else ValueError naming the problem."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"noise_scale must be a number above 0, got {value!r}")
+    return float(value)
+
+
 class ConditionalGenerator(
     nn.Module,
     PyTorchModelHubMixin,
@@ -32,14 +40,27 @@ class ConditionalGenerator(
     pipeline_tag="unconditional-image-generation",
 ):
     """A trained CGAN generator. `arch` and `size` (saved in config.json) pick the network; weights in
-    model.safetensors. A config.json without `size` (saved before sizes existed) means small."""
+    model.safetensors. A config.json without `size` (saved before sizes existed) means small.
 
-    def __init__(self, arch="dcgan", size="small"):
+    `noise_scale` (also in config.json; 1 when absent) is the standard deviation of the noise `generate` draws: below 1
+    the samples keep closer to the typical digit (the truncation trick), above 1 they spread into rarer styles.
+    """
+
+    def __init__(self, arch="dcgan", size="small", noise_scale=1.0):
         super().__init__()
+        self.noise_scale = check_noise_scale(noise_scale)
         self.arch = arch
         self.size = size
         self.net = build_networks(arch, size)[0]
         self.eval()
+
+    def with_noise_scale(self, noise_scale):
+        """A copy with the same weights that samples at `noise_scale`. A copy rather than setting the attribute: the
+        Hub mixin saves __init__'s arguments as config.json, so only a model built with the scale saves it."""
+        other = ConditionalGenerator(self.arch, self.size, noise_scale)
+        other.net.load_state_dict(self.net.state_dict())
+        other.source = getattr(self, "source", None)
+        return other.to(next(self.parameters()).device).eval()
 
     @property
     def z_dim(self):
@@ -65,7 +86,7 @@ class ConditionalGenerator(
         out = np.empty((n, 28, 28), dtype=np.uint8)
         for start in range(0, n, BATCH):
             m = min(BATCH, n - start)
-            z = torch.randn(m, self.z_dim, generator=rng).to(device)
+            z = (torch.randn(m, self.z_dim, generator=rng) * self.noise_scale).to(device)
             labels = torch.full((m,), digit, dtype=torch.long, device=device)
             out[start:start + m] = to_uint8(self.net(z, labels).float()).cpu().numpy()
         return out

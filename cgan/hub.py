@@ -80,7 +80,7 @@ A conditional GAN generator trained on the 60,000 MNIST training images. Ask it 
 as many different handwritten versions as you like, reproducibly from a seed.
 
 - Architecture: {arch} — {arch_text}
-- Training: {training}
+- Training: {training}{sampling}
 
 ## Quality
 {quality}
@@ -99,7 +99,7 @@ or load the weights directly: `ConditionalGenerator.from_pretrained("{repo_id}")
 ARCH_TEXT = {
     "dcgan": "conditional DCGAN: a label embedding and class-conditional BatchNorm in G; a discriminator that sees "
              "the label as input planes and through a projection head, with spectral norm and a minibatch-std "
-             "channel; hinge loss; EMA of G",
+             "channel; an EMA of G (the loss and its options: see Training)",
     "seed": "the course report's CGAN: one-hot label concatenated to the noise, discriminator with 10 sigmoid "
             "outputs trained against one-hot targets, SGD",
 }
@@ -125,6 +125,14 @@ def quality_text(evaluation):
     return "\n".join(lines)
 
 
+def sampling_text(noise_scale):
+    """The card's line on the noise scale, when it is not the plain N(0, 1) noise."""
+    if noise_scale == 1:
+        return ""
+    return (f"\n- Sampling: noise scale {noise_scale:g} (config.json's `noise_scale`): `generate` draws its noise with "
+            f"that standard deviation, and `python -m cgan.evaluate` scores it so")
+
+
 def training_summary(training):
     """One line from a training.json: the command, epochs, minutes and device, and its note if it has one."""
     text = (f"`{training['command']}`, {training['epochs']} epochs, {training['minutes']:.1f} minutes on "
@@ -148,6 +156,7 @@ def write_model_card(folder, repo_id=None):
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
         arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
         quality=quality_text(evaluation),
+        sampling=sampling_text(config.get("noise_scale", 1.0)),
         repo_id=repo_id or "path/to/model-folder",
     )
     ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")

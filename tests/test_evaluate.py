@@ -69,6 +69,23 @@ def test_json_output_has_every_number(capsys, data_dir):
         assert 0 <= scores["accuracy"] <= 1 and 0 <= scores["recall"] <= 1
 
 
+def test_another_noise_scale_is_measured_and_reported_but_not_saved_over_the_model(capsys, data_dir, tmp_path):
+    main(["--n-per-digit", "10", "--json", "--data-dir", str(data_dir)])
+    plain = json.loads(capsys.readouterr().out)
+    main(["--n-per-digit", "10", "--json", "--noise-scale", "3", "--data-dir", str(data_dir)])
+    wide = json.loads(capsys.readouterr().out)
+    assert (plain["noise_scale"], wide["noise_scale"]) == (1.0, 3.0)
+    assert wide["model"]["fd"] > plain["model"]["fd"]  # three times the noise draws off the digits' distribution
+    assert wide["real"] == plain["real"]
+    main(["--n-per-digit", "10", "--noise-scale", "3", "--data-dir", str(data_dir)])
+    assert "noise scale 3" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--n-per-digit", "10", "--noise-scale", "3", "--save"])
+    assert "--save records the model as it is saved" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="noise_scale must be a number above 0"):
+        main(["--n-per-digit", "10", "--noise-scale", "0", "--data-dir", str(data_dir)])
+
+
 def test_a_model_that_does_not_exist_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit, match="does not exist"):
         main(["--model", str(tmp_path / "missing"), "--n-per-digit", "10"])

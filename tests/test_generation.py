@@ -1,8 +1,11 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from cgan import ConditionalGenerator, load_generator
+from cgan.data import to_uint8
 from cgan.hub import BUNDLED_GENERATOR
 from cgan.models import ConditionalBatchNorm2d, build_networks
 
@@ -116,6 +119,24 @@ def test_the_size_is_saved_and_a_config_without_one_means_small(tmp_path):
     ConditionalGenerator("dcgan").save_pretrained(tmp_path / "old")
     (tmp_path / "old" / "config.json").write_text('{"arch": "dcgan"}')  # as saved before sizes existed
     assert load_generator(tmp_path / "old").size == "small"
+
+
+def test_the_noise_scale_is_saved_scales_the_noise_and_a_config_without_one_means_1(generator, tmp_path):
+    wide = ConditionalGenerator("dcgan", noise_scale=1.5)
+    wide.net.load_state_dict(generator.net.state_dict())
+    wide.save_pretrained(tmp_path / "wide")
+    assert json.loads((tmp_path / "wide" / "config.json").read_text())["noise_scale"] == 1.5
+    loaded = load_generator(tmp_path / "wide")
+    assert loaded.noise_scale == 1.5
+    z = torch.randn(8, generator.z_dim, generator=torch.Generator().manual_seed(9))  # what generate draws for seed 9
+    with torch.no_grad():
+        expected = to_uint8(generator.net(z * 1.5, torch.full((8,), 4)))
+    assert np.array_equal(loaded.generate(4, 8, seed=9), expected.numpy())
+    (tmp_path / "wide" / "config.json").write_text('{"arch": "dcgan", "size": "small"}')  # as saved before scales
+    assert load_generator(tmp_path / "wide").noise_scale == 1.0
+    for bad in (0, -1.0, float("nan"), float("inf"), "1", True):
+        with pytest.raises(ValueError, match="noise_scale must be a number above 0"):
+            ConditionalGenerator("dcgan", noise_scale=bad)
 
 
 def test_weights_of_another_size_are_refused(tmp_path):

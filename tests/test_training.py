@@ -198,7 +198,7 @@ def test_a_larger_d_the_nonsaturating_loss_and_r1_are_applied_recorded_and_kept_
     assert len(calls) == 2
 
 
-def test_the_learning_rate_drops_after_the_given_epoch_and_a_resume_may_add_a_drop(tmp_path, monkeypatch):
+def test_the_learning_rate_drops_after_the_given_epoch_and_a_resume_may_add_a_drop_and_the_noise_scale_is_saved(tmp_path, monkeypatch):
     rates = []  # (epoch about to train, G's rate, D's rate), as each epoch starts
     real_set = Trainer.set_learning_rates
 
@@ -207,10 +207,11 @@ def test_the_learning_rate_drops_after_the_given_epoch_and_a_resume_may_add_a_dr
         rates.append((trainer.epoch + 1, trainer.opt_G.param_groups[0]["lr"], trainer.opt_D.param_groups[0]["lr"]))
     monkeypatch.setattr(Trainer, "set_learning_rates", spy)
     lr, ratio = RECIPES["dcgan"].lr, RECIPES["dcgan"].d_lr_ratio
-    out = run_train(tmp_path, "--epochs", "3", "--lr-drop", "2", "--lr-drop-factor", "0.5")
+    out = run_train(tmp_path, "--epochs", "3", "--lr-drop", "2", "--lr-drop-factor", "0.5", "--noise-scale", "1.2")
     assert rates == [(1, lr, lr * ratio), (2, lr, lr * ratio), (3, lr / 2, lr * ratio / 2)]
     training = json.loads((out / "generator" / "training.json").read_text())
-    assert (training["lr_drop_epoch"], training["lr_drop_factor"]) == (2, 0.5)
+    assert (training["lr_drop_epoch"], training["lr_drop_factor"], training["noise_scale"]) == (2, 0.5, 1.2)
+    assert load_generator(out / "generator").noise_scale == 1.2  # the saved generator samples at that scale
     state = torch.load(out / "state.pt", weights_only=True)
     assert state["opt_G"]["param_groups"][0]["lr"] == lr / 2  # saved with the state, as Adam keeps it
 
@@ -224,8 +225,9 @@ def test_the_learning_rate_drops_after_the_given_epoch_and_a_resume_may_add_a_dr
     assert json.loads((tmp_path / "plain" / "config.json").read_text())["lr_drop_epoch"] == 3
 
 
-def test_a_bad_learning_rate_drop_is_refused_by_name(tmp_path, capsys):
+def test_a_bad_learning_rate_drop_or_noise_scale_is_refused_by_name(tmp_path, capsys):
     for flag, bad, message in (("--lr-drop", "-1", "must be 0 or a positive integer"),
+                               ("--noise-scale", "inf", "must be a positive number"),
                                ("--lr-drop-factor", "0", "must be more than 0 and at most 1"),
                                ("--lr-drop-factor", "1.5", "must be more than 0 and at most 1"),
                                ("--lr-drop-factor", "nan", "must be more than 0 and at most 1")):

@@ -144,6 +144,9 @@ def describe(generator):
     training = read_model_json(source, TRAINING_FILE)
     if training:
         lines.append(f"**Training:** {training_summary(training)}.")
+    if generator.noise_scale != 1:
+        lines.append(f"**Sampling:** noise scale {generator.noise_scale:g}: the noise is drawn with that standard "
+                     f"deviation, and the quality below was measured so.")
     evaluation = read_model_json(source, EVALUATION_FILE)
     if evaluation:
         m, real = evaluation["model"], evaluation["real"]

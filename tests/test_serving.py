@@ -98,5 +98,9 @@ def test_unloadable_model_falls_back_to_the_bundled_one(caplog):
 
 
 def test_about_text_names_the_source_and_architecture():
-    text = describe(load_for_app())
+    generator = load_for_app()
+    text = describe(generator)
     assert "checkpoints/generator" in text and "`dcgan` (small)" in text
+    scale = generator.noise_scale  # the bundled model's own (its config.json's)
+    assert (f"**Sampling:** noise scale {scale:g}" in text) == (scale != 1)
+    assert "Sampling" not in describe(generator.with_noise_scale(1.0))

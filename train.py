@@ -110,8 +110,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     config = TrainConfig(arch=args.arch, size=args.size, deep_d=args.deep_d, d_size=args.d_size, loss=args.loss,
-                         r1_gamma=args.r1, aux_weight=args.aux_classifier, lr_drop_epoch=args.lr_drop, lr_drop_factor=args.lr_drop_factor,
-                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         r1_gamma=args.r1, aux_weight=args.aux_classifier, lr_drop_epoch=args.lr_drop,
+                         lr_drop_factor=args.lr_drop_factor, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, seed=args.seed,
                          device=args.device, out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir,
                          limit=args.limit, resume=args.resume, compile=args.compile)
     start = time.perf_counter()
@@ -127,7 +128,8 @@ def main(argv=None):
         "command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "arch": trainer.config.arch, "size": trainer.config.size, "deep_d": trainer.config.deep_d,
         "d_size": trainer.config.d_size, "loss": trainer.config.loss, "r1_gamma": trainer.config.r1_gamma,
-        "aux_weight": trainer.config.aux_weight, "lr_drop_epoch": trainer.config.lr_drop_epoch, "lr_drop_factor": trainer.config.lr_drop_factor,
+        "aux_weight": trainer.config.aux_weight, "lr_drop_epoch": trainer.config.lr_drop_epoch,
+        "lr_drop_factor": trainer.config.lr_drop_factor,
         "batch_size": trainer.config.batch_size,
         "epochs": trainer.epoch, "seed": trainer.config.seed, "noise_scale": args.noise_scale,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,

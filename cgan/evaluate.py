@@ -182,7 +182,7 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
 def report(result):
     """A human-readable table of an `evaluate` result."""
     m, r = result["model"], result["real"]
-    scale = result.get("noise_scale", 1.0)
+    scale = result["noise_scale"]
     lines = [f"model {result['model_source']} ({result['arch']}, {result['size']}"
              + (f", noise scale {scale:g}" if scale != 1 else "")
              + f"), {result['n_per_digit']} samples per digit, seed {result['seed']}",

@@ -125,12 +125,10 @@ def quality_text(evaluation):
     return "\n".join(lines)
 
 
-def sampling_text(noise_scale):
-    """The card's line on the noise scale, when it is not the plain N(0, 1) noise."""
-    if noise_scale == 1:
-        return ""
-    return (f"\n- Sampling: noise scale {noise_scale:g} (config.json's `noise_scale`): `generate` draws its noise with "
-            f"that standard deviation, and `python -m cgan.evaluate` scores it so")
+def noise_scale_text(noise_scale):
+    """What a noise scale other than 1 means, for the model card and the app's About text."""
+    return (f"noise scale {noise_scale:g} (config.json's `noise_scale`): `generate` draws its noise with that standard "
+            f"deviation, and the measured quality is at that scale")
 
 
 def training_summary(training):
@@ -152,11 +150,12 @@ def write_model_card(folder, repo_id=None):
         tags=["pytorch", "gan", "conditional-gan", "mnist", "image-generation"],
     )
     training_text = training_summary(training) if training else "unknown"
+    scale = config.get("noise_scale", 1)  # folders saved before noise scales have none
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
         arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
         quality=quality_text(evaluation),
-        sampling=sampling_text(config.get("noise_scale", 1.0)),
+        sampling="" if scale == 1 else f"\n- Sampling: {noise_scale_text(scale)}",
         repo_id=repo_id or "path/to/model-folder",
     )
     ModelCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")

@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from cgan.generation import check_int
-from cgan.hub import (BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, arch_name, load_generator, read_model_json,
-                      resolve_source, training_summary)
+from cgan.hub import (BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, arch_name, load_generator, noise_scale_text,
+                      read_model_json, resolve_source, training_summary)
 from cgan.plots import grid_image
 
 MAX_SAMPLES = 64
@@ -145,8 +145,7 @@ def describe(generator):
     if training:
         lines.append(f"**Training:** {training_summary(training)}.")
     if generator.noise_scale != 1:
-        lines.append(f"**Sampling:** noise scale {generator.noise_scale:g}: the noise is drawn with that standard "
-                     f"deviation, and the quality below was measured so.")
+        lines.append(f"**Sampling:** {noise_scale_text(generator.noise_scale)}.")
     evaluation = read_model_json(source, EVALUATION_FILE)
     if evaluation:
         m, real = evaluation["model"], evaluation["real"]

@@ -1,4 +1,5 @@
-"""cgan-digits in the browser: pick a digit, get as many handwritten versions as you like.
+"""cgan-digits in the browser: pick a digit, get as many handwritten versions as you like; write a number in one
+hand, see one hand write every digit, morph one digit or hand into another.
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
 
@@ -10,53 +11,154 @@ from pathlib import Path
 
 import gradio as gr
 
-from cgan.serving import MAX_SAMPLES, ResultFiles, describe, load_for_app, serve
+from cgan.generation import NOISE_SCALES
+from cgan.serving import (FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe, load_for_app, serve,
+                          serve_morph, serve_number, serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 # Loaded once at start-up; requests share it read-only and each draws its noise from its own torch.Generator.
 generator = load_for_app()
 
-CSS = "#digits img, #digits button img { image-rendering: pixelated; }"  # keep upscaled pixels square
+# Keep upscaled pixels square wherever a digit is shown.
+CSS = "#digits img, #digits button img, .pixelated img { image-rendering: pixelated; }"
 
 
-def generate(digit, n, seed):
-    """The generate endpoint: (digit 0-9, n 1-64, seed or empty) -> (gallery, seed used, grid PNG)."""
+def handle(serve_fn, *args):
+    """Run a serving function; a bad input becomes an error message for the visitor or API caller."""
     try:
-        result = serve(generator, result_files, digit, n, seed)
+        return serve_fn(generator, result_files, *args)
     except ValueError as error:
         raise gr.Error(str(error)) from None
+
+
+def generate(digit, n, seed, noise_scale=None):
+    """The generate endpoint: (digit 0-9, n 1-64, seed or empty, noise scale or empty) -> (gallery, seed used, grid
+    PNG)."""
+    result = handle(serve, digit, n, seed, noise_scale)
     return result.image_paths, result.seed, result.grid_path
 
 
+def write_number(text, n, seed, noise_scale=None):
+    """(number text, hands 1-8, seed or empty, noise scale) -> (picture, seed used, the picture to download)."""
+    picture = handle(serve_number, text, n, seed, noise_scale)
+    return picture.path, picture.seeds[0], picture.path
+
+
+def style_rows(n, seed, noise_scale=None):
+    """(rows 1-16, seed or empty, noise scale) -> (picture, seed used, the picture to download)."""
+    picture = handle(serve_style_rows, n, seed, noise_scale)
+    return picture.path, picture.seeds[0], picture.path
+
+
+def morph(digit, to_digit, seed, to_seed, frames, noise_scale=None):
+    """(digit, to digit, seed or empty, to seed or empty, frames 8-48, noise scale) -> (GIF, seed used, to seed used,
+    the GIF to download)."""
+    picture = handle(serve_morph, digit, to_digit, seed, to_seed, frames, noise_scale)
+    return picture.path, *picture.seeds, picture.path
+
+
+def neatness():
+    return gr.Slider(*NOISE_SCALES, value=generator.noise_scale, step=0.01,
+                     label="Noise scale (lower: neater, more typical; higher: rarer styles)")
+
+
+def seed_box(elem_id, label="Seed"):
+    return gr.Textbox(label=label, placeholder="empty: a random seed", max_lines=1, elem_id=elem_id)
+
+
+def digit_menu(label, value):
+    return gr.Dropdown(choices=list(range(10)), value=value, label=label, allow_custom_value=True)
+
+
+def wire(fn, inputs, outputs, name, triggers):
+    # preprocess=False: the handler gets the raw values of any caller and validates them itself, with clear errors.
+    gr.on(triggers=triggers, fn=fn, inputs=inputs, outputs=outputs, api_name=name, preprocess=False,
+          trigger_mode="always_last")
+
+
+def changes(inputs):
+    """An input's change (a textbox's Enter or leaving it) regenerates, as on the first tab."""
+    return [trigger for box in inputs for trigger in ((box.submit, box.blur) if isinstance(box, gr.Textbox)
+                                                     else (box.change,))]
+
+
 with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
-    gr.Markdown("# cgan-digits\nA conditional GAN that writes any handwritten digit on demand. "
-                "Same seed, same digits.")
-    with gr.Row():
-        digit = gr.Dropdown(choices=list(range(10)), value=7, label="Digit", allow_custom_value=True)
-        count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Number of samples")
-        seed = gr.Textbox(label="Seed", placeholder="empty: a random seed", max_lines=1)
-    with gr.Row():
-        button = gr.Button("Generate", variant="primary")
-        seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-        download = gr.DownloadButton("Download grid (PNG)")
-    gallery = gr.Gallery(label="Generated digits", elem_id="digits", columns=8, format="png", object_fit="contain",
-                         height="auto", preview=False)
+    gr.Markdown("# cgan-digits\nA conditional GAN that writes any handwritten digit on demand. Same seed, same digits. "
+                "The noise decides *how* a digit is written, the label *which*: keep the noise and change the label, "
+                "and the same hand writes another digit.")
+    with gr.Tabs():
+        with gr.Tab("Digits"):
+            with gr.Row():
+                digit = digit_menu("Digit", 7)
+                count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Number of samples")
+                seed = seed_box("seed")
+                scale = neatness()
+            with gr.Row():
+                button = gr.Button("Generate", variant="primary")
+                seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+                download = gr.DownloadButton("Download grid (PNG)")
+            gallery = gr.Gallery(label="Generated digits", elem_id="digits", columns=8, format="png",
+                                 object_fit="contain", height="auto", preview=False)
+            inputs = [digit, count, seed, scale]
+            wire(generate, inputs, [gallery, seed_used, download], "generate",
+                 [demo.load, button.click, *changes(inputs)])
+
+        with gr.Tab("Write a number"):
+            with gr.Row():
+                text = gr.Textbox(label="Number (up to 12 digits, spaces allowed)", value="2026", max_lines=1)
+                hands = gr.Slider(1, MAX_HANDS, value=4, step=1, label="Hands")
+                number_seed = seed_box("number-seed")
+                number_scale = neatness()
+            with gr.Row():
+                number_button = gr.Button("Write", variant="primary")
+                number_seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+                number_download = gr.DownloadButton("Download (PNG)")
+            number_picture = gr.Image(label="The number, one hand per line", elem_id="number", type="filepath",
+                                      format="png", elem_classes="pixelated", interactive=False)
+            inputs = [text, hands, number_seed, number_scale]
+            wire(write_number, inputs, [number_picture, number_seed_used, number_download], "write_number",
+                 [number_button.click, *changes(inputs)])
+
+        with gr.Tab("One hand, 0-9"):
+            with gr.Row():
+                rows = gr.Slider(1, MAX_ROWS, value=6, step=1, label="Hands (rows)")
+                rows_seed = seed_box("rows-seed")
+                rows_scale = neatness()
+            with gr.Row():
+                rows_button = gr.Button("Write 0-9", variant="primary")
+                rows_seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+                rows_download = gr.DownloadButton("Download (PNG)")
+            rows_picture = gr.Image(label="Each row: one noise vector, the digits 0-9", elem_id="style-rows",
+                                    type="filepath", format="png", elem_classes="pixelated", interactive=False)
+            inputs = [rows, rows_seed, rows_scale]
+            wire(style_rows, inputs, [rows_picture, rows_seed_used, rows_download], "style_rows",
+                 [rows_button.click, *changes(inputs)])
+
+        with gr.Tab("Morph"):
+            with gr.Row():
+                from_digit = digit_menu("From digit", 3)
+                to_digit = digit_menu("To digit", 8)
+                from_seed = seed_box("morph-seed")
+                to_seed = seed_box("morph-to-seed", "To seed (empty: the same hand)")
+            with gr.Row():
+                frames = gr.Slider(*FRAMES, value=24, step=1, label="Frames")
+                morph_scale = neatness()
+            with gr.Row():
+                morph_button = gr.Button("Morph", variant="primary")
+                from_seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+                to_seed_used = gr.Number(label="To seed used", precision=0, interactive=False)
+                morph_download = gr.DownloadButton("Download (GIF)")
+            animation = gr.Image(label="Morph", elem_id="morph", type="filepath", format="gif",
+                                 elem_classes="pixelated", interactive=False)
+            inputs = [from_digit, to_digit, from_seed, to_seed, frames, morph_scale]
+            wire(morph, inputs, [animation, from_seed_used, to_seed_used, morph_download], "morph",
+                 [morph_button.click, *changes(inputs)])
+
     with gr.Accordion("About this model", open=False):
         gr.Markdown(describe(generator))
 
-    # preprocess=False: the handler gets the raw values of any caller and validates them itself, with clear errors.
-    gr.on(
-        triggers=[demo.load, button.click, digit.change, count.change, seed.submit, seed.blur],
-        fn=generate,
-        inputs=[digit, count, seed],
-        outputs=[gallery, seed_used, download],
-        api_name="generate",
-        preprocess=False,
-        trigger_mode="always_last",
-    )
-
-# The PNGs are written inside Gradio's own cache, so that it serves them without copying.
+# The result files are written inside Gradio's own cache, so that it serves them without copying.
 result_files = ResultFiles(Path(demo.GRADIO_CACHE) / "cgan-digits")
 
 # Several visitors at once; each request is a few milliseconds of CPU.

@@ -17,6 +17,8 @@ MNIST_FILES = {
 }
 MNIST_DIR_ENV = "CGAN_MNIST_DIR"
 DEFAULT_DATA_DIR = "data"
+VALIDATION_PER_DIGIT = 500  # training digits held out for choosing what training chooses by measuring
+VALIDATION_SEED = 20261130  # fixed, so that every run holds out the same digits
 
 
 class MnistUnavailableError(RuntimeError):
@@ -64,6 +66,21 @@ def load_mnist(train=True, data_dir=DEFAULT_DATA_DIR, mnist_dir=None):
             f"--mnist-dir DIR (or set {MNIST_DIR_ENV}) to a folder holding the four official .gz files"
         ) from error
     return dataset.data.clone(), dataset.targets.clone()
+
+
+def validation_split(labels, per_digit=VALIDATION_PER_DIGIT):
+    """(train indices, validation indices) into the MNIST training set: `per_digit` digits of each class held out,
+    the same ones for every run. Training never sees them; what is chosen by measuring (the noise scale saved with a
+    model, the choices behind the recipe) is chosen on them, so the test set stays for reporting."""
+    rng = torch.Generator().manual_seed(VALIDATION_SEED)
+    held = []
+    for digit in range(10):
+        idx = (labels == digit).nonzero().squeeze(1)
+        held.append(idx[torch.randperm(len(idx), generator=rng)[:per_digit]])
+    held = torch.cat(held).sort().values
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    keep[held] = False
+    return keep.nonzero().squeeze(1), held
 
 
 def to_model_range(images):

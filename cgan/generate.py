@@ -1,7 +1,12 @@
 """Generate digits from the shell.
 
-    python -m cgan.generate --digit 7 --n 64 --seed 42 --out sevens.png   # a grid PNG
-    python -m cgan.generate --digit 7 --n 64 --out sevens.npy             # uint8 array (64, 28, 28)
+    python -m cgan.generate --digit 7 --n 64 --seed 42 --out sevens.png        # a grid PNG (.npy: the uint8 array)
+    python -m cgan.generate --digit 7 --n 64 --noise-scale 0.5 --out neat.png  # neater, more typical digits
+    python -m cgan.generate --number "0151 234" --n 4 --out number.png       # a number in one hand, 4 hands
+    python -m cgan.generate --style-rows --n 8 --out hands.png                # 8 hands, each writing 0-9
+    python -m cgan.generate --morph --digit 3 --to-digit 8 --seed 5 --out morph.gif   # one hand, from 3 to 8
+                                                          # (.png: the frames side by side)
+    python -m cgan.generate --morph --digit 3 --seed 5 --to-seed 6 --out morph.gif    # one digit, two hands
 """
 
 import argparse
@@ -11,34 +16,84 @@ from pathlib import Path
 import numpy as np
 
 from cgan.hub import load_generator
-from cgan.plots import save_grid
+from cgan.plots import save_gif, save_grid
+
+SUFFIXES = {"digits": (".png", ".npy"), "number": (".png", ".npy"), "style rows": (".png", ".npy"),
+            "morph": (".gif", ".png", ".npy")}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m cgan.generate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--number", metavar="TEXT", help="write this number (1-12 digits, spaces allowed) in one hand")
+    what.add_argument("--style-rows", action="store_true", help="--n rows, each the digits 0-9 in one hand")
+    what.add_argument("--morph", action="store_true", help="an animation from --digit/--seed to --to-digit/--to-seed")
+    parser.add_argument("--digit", type=int, help="the digit to draw, 0-9 (digits and --morph)")
+    parser.add_argument("--n", type=int, default=None, help="how many samples, rows or hands (default 16; 1 for "
+                                                             "--number, 10 for --style-rows)")
+    parser.add_argument("--seed", type=int, default=None, help="same seed, same images (default: random)")
+    parser.add_argument("--noise-scale", type=float, default=None,
+                        help="0.3-1.5: lower draws neater, more typical digits, higher rarer styles (default: the "
+                             "model's own)")
+    parser.add_argument("--to-digit", type=int, help="--morph: the digit to end on (default: --digit)")
+    parser.add_argument("--to-seed", type=int, help="--morph: the seed to end on (default: --seed)")
+    parser.add_argument("--frames", type=int, default=24, help="--morph: frames of the animation (default 24)")
+    parser.add_argument("--out", required=True, help="the file to write: .png (for --morph .gif, or .png for the "
+                                                     "frames side by side), or .npy for the uint8 array")
+    parser.add_argument("--model", default=None, help="local folder or Hub repo id (default: $CGAN_MODEL, else "
+                                                      "the bundled checkpoints/generator)")
+    parser.add_argument("--nrow", type=int, default=8, help="images per grid row for digits (default 8)")
+    args = parser.parse_args(argv)
+    args.mode = ("number" if args.number is not None else "style rows" if args.style_rows
+                 else "morph" if args.morph else "digits")
+    out = Path(args.out)
+    allowed = SUFFIXES[args.mode]
+    if out.suffix.lower() not in allowed:
+        parser.error(f"--out must end in {' or '.join(allowed)} for {args.mode}, got {args.out}")
+    if not out.parent.is_dir():
+        parser.error(f"--out: folder {out.parent} does not exist")
+    if args.mode in ("digits", "morph") and args.digit is None:
+        parser.error(f"--digit is required for {args.mode}")
+    if args.mode != "morph" and (args.to_digit is not None or args.to_seed is not None):
+        parser.error("--to-digit and --to-seed are for --morph")
+    return args
+
+
+def make(generator, args):
+    """(the uint8 array, a sentence saying what it is) for the parsed arguments."""
+    scale = args.noise_scale
+    if args.mode == "number":
+        n = 1 if args.n is None else args.n
+        return generator.write_number(args.number, n, args.seed, scale), f"{n} x the number {args.number.strip()!r}"
+    if args.mode == "style rows":
+        n = 10 if args.n is None else args.n
+        return generator.style_rows(n, args.seed, scale), f"{n} rows of the digits 0-9"
+    if args.mode == "morph":
+        frames = generator.morph(args.digit, args.to_digit, args.seed, args.to_seed, args.frames, scale)
+        return frames, f"a {len(frames)}-frame morph"
+    n = 16 if args.n is None else args.n
+    return generator.generate(args.digit, n, args.seed, scale), f"{n} images of digit {args.digit}"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cgan.generate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--digit", type=int, required=True, help="the digit to draw, 0-9")
-    parser.add_argument("--n", type=int, default=16, help="how many samples (default 16)")
-    parser.add_argument("--seed", type=int, default=None, help="same seed, same images (default: random)")
-    parser.add_argument("--out", required=True, help="a .png grid, or a .npy uint8 array when it ends in .npy")
-    parser.add_argument("--model", default=None, help="local folder or Hub repo id (default: $CGAN_MODEL, else "
-                                                      "the bundled checkpoints/generator)")
-    parser.add_argument("--nrow", type=int, default=8, help="images per grid row (default 8)")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npy"):
-        parser.error(f"--out must end in .png or .npy, got {args.out}")
-    if not out.parent.is_dir():
-        parser.error(f"--out: folder {out.parent} does not exist")
+    args = parse_args(argv)
     try:
-        images = load_generator(args.model).generate(args.digit, args.n, args.seed)
+        images, what = make(load_generator(args.model), args)
     except (ValueError, OSError) as error:
         sys.exit(f"error: {error}")
+    out = Path(args.out)
     if out.suffix.lower() == ".npy":
         np.save(out, images)
+    elif args.mode == "morph" and out.suffix.lower() == ".gif":
+        save_gif(images, out)
+    elif args.mode == "morph":  # a PNG: the frames side by side, a strip
+        save_grid(images, out, nrow=len(images))
+    elif args.mode == "style rows":
+        save_grid(images.reshape(-1, 28, 28), out, nrow=10)
     else:
-        save_grid(images, out, nrow=max(1, args.nrow))
-    print(f"wrote {len(images)} images of digit {args.digit} to {out}")
+        save_grid(images, out, nrow=1 if args.mode == "number" else max(1, args.nrow))
+    print(f"wrote {what} to {out}")
 
 
 if __name__ == "__main__":

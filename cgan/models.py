@@ -21,6 +21,14 @@ DCGAN_SIZES = {"small": (32, False), "large": (64, True)}
 SIZES = tuple(DCGAN_SIZES)
 
 
+def class_weights(labels, dtype):
+    """The label as (N, 10) weights over the digits: one-hot for int64 labels (N,), as given for float weights
+    (N, 10), which may mix two digits (a morph from one to another passes through their blends)."""
+    if labels.is_floating_point():
+        return labels.to(dtype)
+    return F.one_hot(labels, NUM_CLASSES).to(dtype)
+
+
 # --- seed: the course report's network, as written -------------------------------------------------------------
 
 
@@ -40,7 +48,7 @@ class SeedGenerator(nn.Module):
         )
 
     def forward(self, z, labels):
-        one_hot = nn.functional.one_hot(labels, NUM_CLASSES).to(z.dtype)
+        one_hot = class_weights(labels, z.dtype)
         x = self.fc(torch.cat([z, one_hot], dim=1)).view(-1, 1, 56, 56)
         return self.conv(x)
 
@@ -89,13 +97,23 @@ class ConditionalBatchNorm2d(nn.Module):
         return torch.addcmul(shift, self.norm(x), scale)
 
 
-class DCGANGenerator(nn.Module):
-    """Noise + learned label embedding -> 7x7 -> 14x14 -> 28x28, with class-conditional BatchNorm."""
+OUTPUTS = ("clamp", "tanh")
 
-    def __init__(self, z_dim=64, channels=32, embed_dim=32):
+
+class DCGANGenerator(nn.Module):
+    """Noise + learned label embedding -> 7x7 -> 14x14 -> 28x28, with class-conditional BatchNorm.
+
+    `output` is the last activation. "clamp" (hardtanh) reaches the ends of the range, -1 (background) and 1 (ink),
+    exactly, as 81% of real MNIST pixels are exactly 0: tanh only approaches them, and the models trained with it
+    left a faint grey haze where real digits have none, the first thing a critic told them apart by
+    (docs/training-notes.md). "tanh" is what models saved before had (a config.json without `output`).
+    """
+
+    def __init__(self, z_dim=64, channels=32, embed_dim=32, output="tanh"):
         super().__init__()
         self.z_dim = z_dim
         self.channels = channels
+        self.output = output
         self.embed = nn.Embedding(NUM_CLASSES, embed_dim)
         self.fc = nn.Linear(z_dim + embed_dim, 2 * channels * 7 * 7, bias=False)
         self.norm0 = ConditionalBatchNorm2d(2 * channels)
@@ -107,11 +125,14 @@ class DCGANGenerator(nn.Module):
         self.to_pixels = nn.Conv2d(channels, 4, 3, padding=1)  # 4 x 14 x 14 -> 1 x 28 x 28
 
     def forward(self, z, labels):
-        one_hot = F.one_hot(labels, NUM_CLASSES).to(z.dtype)
-        x = self.fc(torch.cat([z, self.embed(labels)], dim=1)).view(-1, 2 * self.channels, 7, 7)
+        """`labels`: int64 (N,) digits, or float (N, 10) weights over the digits (see class_weights)."""
+        one_hot = class_weights(labels, z.dtype)
+        embedding = one_hot @ self.embed.weight if labels.is_floating_point() else self.embed(labels)
+        x = self.fc(torch.cat([z, embedding], dim=1)).view(-1, 2 * self.channels, 7, 7)
         x = F.relu(self.norm0(x, one_hot))
         x = F.relu(self.norm1(self.up(x), one_hot))
-        return torch.tanh(F.pixel_shuffle(self.to_pixels(x), 2))
+        x = F.pixel_shuffle(self.to_pixels(x), 2)
+        return torch.tanh(x) if self.output == "tanh" else x.clamp(-1, 1)
 
 
 class MinibatchStd(nn.Module):
@@ -193,9 +214,9 @@ class AuxiliaryClassifier(nn.Module):
         return self.net(images)
 
 
-def check_arch(arch, size="small", deep_d=None, d_size=None):
-    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d` and `d_size` are options it
-    has."""
+def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh"):
+    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d`, `d_size` and `output` are options
+    it has."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     if size not in SIZES:
@@ -206,6 +227,10 @@ def check_arch(arch, size="small", deep_d=None, d_size=None):
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
     if arch == "seed" and (deep_d or d_size is not None):
         raise ValueError("the seed architecture keeps the report's discriminator; deep_d and d_size are for dcgan")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
+    if arch == "seed" and output != "tanh":
+        raise ValueError("the seed architecture keeps the report's generator, whose output is tanh")
 
 
 def default_deep_d(arch, size):
@@ -213,14 +238,14 @@ def default_deep_d(arch, size):
     return arch == "dcgan" and DCGAN_SIZES[size][1]
 
 
-def build_networks(arch, size="small", deep_d=None, d_size=None):
-    """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES. D is of
-    `d_size` (None: the same as G) and deep_d=None gives it that size's depth. Only G ships, so D may be larger than
-    G at no cost to generation."""
-    check_arch(arch, size, deep_d, d_size)
+def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh"):
+    """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES and G's last
+    activation in OUTPUTS. D is of `d_size` (None: the same as G) and deep_d=None gives it that size's depth. Only G
+    ships, so D may be larger than G at no cost to generation."""
+    check_arch(arch, size, deep_d, d_size, output)
     if arch == "seed":
         return SeedGenerator(), SeedDiscriminator()
     d_size = d_size or size
     deep = default_deep_d(arch, d_size) if deep_d is None else deep_d
-    return (DCGANGenerator(channels=DCGAN_SIZES[size][0]),
+    return (DCGANGenerator(channels=DCGAN_SIZES[size][0], output=output),
             DCGANDiscriminator(channels=DCGAN_SIZES[d_size][0], deep=deep))

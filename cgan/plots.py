@@ -32,6 +32,13 @@ def save_grid(images, path, nrow=10, scale=2):
     grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST).save(path)
 
 
+def save_gif(frames, path, scale=4, frame_ms=80):
+    """uint8 (frames, 28, 28) as a looping animated GIF, upscaled by `scale` with nearest-neighbour."""
+    pictures = [Image.fromarray(frame).resize((frame.shape[1] * scale, frame.shape[0] * scale), Image.NEAREST)
+                for frame in np.asarray(frames)]
+    pictures[0].save(path, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+
+
 def save_training_curves(history, out):
     """losses.png: D and G loss per epoch beside the collapse signal; d_scores.png: mean D(x) and D(G(z))."""
     epochs = [row["epoch"] for row in history]

@@ -17,12 +17,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cgan.generation import check_int
+from cgan.generation import NOISE_SCALES, check_int, check_number_text
 from cgan.hub import (BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, arch_name, load_generator, noise_scale_text,
                       read_model_json, resolve_source, training_summary)
-from cgan.plots import grid_image
+from cgan.plots import grid_image, save_gif
 
 MAX_SAMPLES = 64
+MAX_HANDS = 8  # samples of a written number
+MAX_ROWS = 16  # rows of "one hand, 0-9"
+FRAMES = (8, 48)  # a morph's frame count
 MAX_SEED = 2**32 - 1
 SCALE = 4  # 28x28 digits are shown at 112x112, nearest-neighbour, so each pixel stays a sharp square
 
@@ -50,15 +53,33 @@ def as_int(name, value, low, high):
     return check_int(name, value, low, high)
 
 
-def parse_request(digit, n, seed):
-    """(digit, n, seed or None) from whatever a caller sent; ValueError with a clear message otherwise."""
-    digit = as_int("digit", digit, 0, 9)
-    n = as_int("n", n, 1, MAX_SAMPLES)
-    if seed is None or (isinstance(seed, str) and not seed.strip()):
-        seed = None
-    else:
-        seed = as_int("seed", seed, 0, MAX_SEED)
-    return digit, n, seed
+def is_empty(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_seed(seed, name="seed"):
+    """A seed 0 to 2**32 - 1, or None for an empty box."""
+    return None if is_empty(seed) else as_int(name, seed, 0, MAX_SEED)
+
+
+def parse_noise_scale(value):
+    """A noise scale in NOISE_SCALES (sliders send floats, API callers anything), or None for the model's own."""
+    if is_empty(value):
+        return None
+    low, high = NOISE_SCALES
+    try:
+        number = None if isinstance(value, bool) else float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not (math.isfinite(number) and low <= number <= high):
+        raise ValueError(f"noise_scale must be a number {low}-{high}, got {value!r}")
+    return number
+
+
+def parse_request(digit, n, seed, noise_scale=None):
+    """(digit, n, seed or None, noise scale or None) from whatever a caller sent; ValueError with a clear message
+    otherwise."""
+    return as_int("digit", digit, 0, 9), as_int("n", n, 1, MAX_SAMPLES), parse_seed(seed), parse_noise_scale(noise_scale)
 
 
 def draw_seed():
@@ -78,8 +99,15 @@ class Result:
     grid_path: str  # the whole result as one PNG, for download
 
 
+@dataclass
+class Picture:
+    """A result shown as one picture (a PNG, or an animated GIF for a morph), which is also its download."""
+    path: str
+    seeds: tuple  # the seeds used: one, or (from, to) for a morph
+
+
 class ResultFiles:
-    """Where results are written as PNG files: a folder per request under `root`, keeping the newest `keep`.
+    """Where results are written as files: a folder per request under `root`, keeping the newest `keep`.
 
     The app puts `root` inside Gradio's cache, so Gradio serves the files as they are instead of encoding and
     copying each image again: that halves the time of a 64-digit request.
@@ -92,10 +120,20 @@ class ResultFiles:
         self.keep = keep
         self.lock = threading.Lock()
 
-    def save(self, images, name):
-        """Write each image and the grid; returns (image paths, grid path)."""
+    def folder(self):
+        """A new folder for one request's files; the oldest beyond `keep` is removed."""
         folder = self.root / uuid.uuid4().hex
         folder.mkdir()
+        with self.lock:
+            self.recent.append(folder)
+            stale = self.recent.popleft() if len(self.recent) > self.keep else None
+        if stale is not None:
+            shutil.rmtree(stale, ignore_errors=True)
+        return folder
+
+    def save(self, images, name):
+        """Write each image and the grid; returns (image paths, grid path)."""
+        folder = self.folder()
         paths = []
         for i, image in enumerate(images):
             path = folder / f"{name}_{i + 1:02d}.png"
@@ -103,22 +141,66 @@ class ResultFiles:
             paths.append(str(path))
         grid = folder / f"{name}.png"
         upscale(grid_image(images, nrow=8), scale=2).save(grid, compress_level=1)
-        with self.lock:
-            self.recent.append(folder)
-            stale = self.recent.popleft() if len(self.recent) > self.keep else None
-        if stale is not None:
-            shutil.rmtree(stale, ignore_errors=True)
         return paths, str(grid)
 
+    def save_picture(self, image, name):
+        """One uint8 image, SCALE x upscaled, as a PNG; returns its path."""
+        path = self.folder() / f"{name}.png"
+        upscale(image).save(path, compress_level=1)
+        return str(path)
 
-def serve(generator, files, digit, n, seed):
+    def save_animation(self, frames, name):
+        """uint8 (frames, 28, 28) as a looping animated GIF, SCALE x upscaled; returns its path."""
+        path = self.folder() / f"{name}.gif"
+        save_gif(frames, path, scale=SCALE)
+        return str(path)
+
+
+def serve(generator, files, digit, n, seed, noise_scale=None):
     """Generate a request's digits: the gallery's PNG files, the seed used and the downloadable grid PNG."""
-    digit, n, seed = parse_request(digit, n, seed)
+    digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
     if seed is None:
         seed = draw_seed()
-    images = generator.generate(digit, n, seed)
+    images = generator.generate(digit, n, seed, noise_scale)
     paths, grid = files.save(images, f"digit-{digit}_n-{n}_seed-{seed}")
     return Result(digit, seed, paths, grid)
+
+
+def scale_tag(noise_scale):
+    return "" if noise_scale is None else f"_scale-{noise_scale:g}"
+
+
+def serve_number(generator, files, text, n, seed, noise_scale=None):
+    """A number written by `n` hands, one under the other, as one picture."""
+    text = check_number_text(text)
+    n, seed, noise_scale = as_int("n", n, 1, MAX_HANDS), parse_seed(seed), parse_noise_scale(noise_scale)
+    seed = draw_seed() if seed is None else seed
+    sheet = grid_image(generator.write_number(text, n, seed, noise_scale), nrow=1)
+    name = f"number-{text.replace(' ', '-')}_n-{n}_seed-{seed}{scale_tag(noise_scale)}"
+    return Picture(files.save_picture(sheet, name), (seed,))
+
+
+def serve_style_rows(generator, files, n, seed, noise_scale=None):
+    """`n` hands, each writing 0-9 in a row, as one picture."""
+    n, seed, noise_scale = as_int("n", n, 1, MAX_ROWS), parse_seed(seed), parse_noise_scale(noise_scale)
+    seed = draw_seed() if seed is None else seed
+    rows = generator.style_rows(n, seed, noise_scale)
+    sheet = grid_image(rows.reshape(-1, 28, 28), nrow=10)
+    return Picture(files.save_picture(sheet, f"hands-0-9_n-{n}_seed-{seed}{scale_tag(noise_scale)}"), (seed,))
+
+
+def serve_morph(generator, files, digit, to_digit, seed, to_seed, frames, noise_scale=None):
+    """A morph from `digit` drawn with `seed` to `to_digit` drawn with `to_seed` (empty: the same seed), as a GIF."""
+    digit, to_digit = as_int("digit", digit, 0, 9), as_int("to_digit", to_digit, 0, 9)
+    seed, to_seed = parse_seed(seed), parse_seed(to_seed, "to_seed")
+    frames, noise_scale = as_int("frames", frames, *FRAMES), parse_noise_scale(noise_scale)
+    seed = draw_seed() if seed is None else seed
+    to_seed = seed if to_seed is None else to_seed
+    if (digit, seed) == (to_digit, to_seed):
+        raise ValueError("a morph needs two different digits or two different seeds (to_seed empty: the same seed)")
+    animation = generator.morph(digit, to_digit, seed, to_seed, frames, noise_scale)
+    name = f"morph-{digit}-to-{to_digit}_seed-{seed}-to-{to_seed}_frames-{frames}{scale_tag(noise_scale)}"
+    return Picture(files.save_animation(animation, name), (seed, to_seed))
 
 
 def load_for_app(source=None):

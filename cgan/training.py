@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range
+from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range, validation_split
 from cgan.generation import ConditionalGenerator
 from cgan.models import DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks, check_arch, default_deep_d
 from cgan.plots import save_grid, save_training_curves
@@ -67,6 +67,8 @@ class TrainConfig:
     aux_weight: float = 0.0  # weight of the auxiliary classifier's cross-entropy in G's loss (dcgan); 0: none
     lr_drop_epoch: int | None = None  # after this many epochs, both learning rates times lr_drop_factor; None: never
     lr_drop_factor: float = 0.25
+    output: str = "tanh"  # G's last activation (cgan.models.OUTPUTS)
+    validation: bool = True  # hold out the validation split (cgan.data.validation_split) from training
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None
     lr: float | None = None
@@ -264,7 +266,8 @@ class Trainer:
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
 
         torch.manual_seed(self.config.seed)
-        self.G, self.D = build_networks(self.config.arch, self.config.size, self.config.deep_d, self.config.d_size)
+        self.G, self.D = build_networks(self.config.arch, self.config.size, self.config.deep_d, self.config.d_size,
+                                        self.config.output)
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
@@ -401,11 +404,16 @@ class Trainer:
             log(f"resumed {state_path} after epoch {self.epoch}")
 
         images, labels = load_mnist(train=True, data_dir=cfg.data_dir, mnist_dir=cfg.mnist_dir)
+        reference = images, labels  # the real digits the collapse probe compares with
+        if cfg.validation:
+            train_idx, val_idx = validation_split(labels)
+            self.validation_set = reference = images[val_idx], labels[val_idx]
+            images, labels = images[train_idx], labels[train_idx]
         if cfg.limit:
             images, labels = images[: cfg.limit], labels[: cfg.limit]
         # The whole set lives on the device as uint8 (47 MB); batches are sliced from it, no DataLoader.
         images, labels = images.to(self.device), labels.to(self.device)
-        probe = DiversityProbe(images, labels, seed=cfg.seed)
+        probe = DiversityProbe(*reference, seed=cfg.seed)
         n = len(labels)
         steps = max(1, n // cfg.batch_size)
         (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -476,7 +484,7 @@ class Trainer:
             G.load_state_dict(self.healthy["weights"])
         if self.G_ema is not None:
             refresh_batchnorm_stats(G, self.config.batch_size, seed=self.config.seed)
-        model = ConditionalGenerator(arch=self.config.arch, size=self.config.size)
+        model = ConditionalGenerator(arch=self.config.arch, size=self.config.size, output=self.config.output)
         model.net.load_state_dict(G.state_dict())
         return model.cpu().eval()
 

@@ -1,6 +1,7 @@
 """The app as users meet it: served by `python app.py` on a free port, called through gradio_client and driven in
 headless Chromium."""
 
+import io
 import os
 import socket
 import subprocess
@@ -94,6 +95,39 @@ def test_bad_inputs_get_a_clear_error_and_the_app_keeps_serving(client, digit, n
     assert len(client.predict(1, 1, 1, api_name="/generate")[0]) == 1
 
 
+def test_the_other_tabs_endpoints_answer_with_their_picture_and_seeds(client):
+    from cgan import load_generator
+    from cgan.plots import grid_image
+    generator = load_generator()
+    picture, seed, download = client.predict("0151 234", 2, 9, 0.8, api_name="/write_number")
+    assert seed == 9 and Path(picture).suffix == ".png" and Path(download).name == Path(picture).name
+    expected = grid_image(generator.write_number("0151 234", 2, 9, 0.8), nrow=1)
+    assert np.array_equal(np.asarray(Image.open(picture))[::4, ::4], expected)
+    picture, seed, _ = client.predict(3, "", None, api_name="/style_rows")
+    assert np.asarray(Image.open(picture)).shape == (4 * (3 * 30 + 2), 4 * (10 * 30 + 2))
+    animation, seed, to_seed, download = client.predict(3, 8, 5, "6", 16, 1.0, api_name="/morph")
+    assert (seed, to_seed) == (5, 6) and Path(download).suffix == ".gif"
+    with Image.open(animation) as gif:
+        assert gif.n_frames == 16
+
+
+@pytest.mark.parametrize("args, api_name, message", [
+    (("12a", 1, 1, 1.0), "/write_number", "text must be 1-12 digits"),
+    (("1234567890123", 1, 1, 1.0), "/write_number", "text must be 1-12 digits"),
+    (("2026", 9, 1, 1.0), "/write_number", "n must be an integer 1-8"),
+    (("2026", 1, 1, 2.0), "/write_number", "noise_scale must be a number 0.3-1.5"),
+    ((0, "", 1.0), "/style_rows", "n must be an integer 1-16"),
+    ((3, 3, 5, "", 12, 1.0), "/morph", "a morph needs two different digits or two different seeds"),
+    ((3, 8, 5, "", 100, 1.0), "/morph", "frames must be an integer 8-48"),
+    ((7, 4, 1, "lots"), "/generate", "noise_scale must be a number 0.3-1.5"),
+])
+def test_bad_inputs_on_every_endpoint_get_a_clear_error_and_the_app_keeps_serving(client, args, api_name, message):
+    from gradio_client.exceptions import AppError
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name=api_name)
+    assert client.predict("42", 1, 1, 1.0, api_name="/write_number")[1] == 1
+
+
 def test_concurrent_calls_each_get_exactly_their_own_images(client, app_url):
     from gradio_client import Client
 
@@ -128,7 +162,7 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_that_many(app_url):
             # The first visit already shows the default 16 digits.
             page.wait_for_function("document.querySelectorAll('#digits img').length === 16", timeout=60000)
 
-            page.get_by_label("Digit").click()
+            page.get_by_label("Digit", exact=True).click()
             page.get_by_role("option", name="3", exact=True).click()
             count = page.get_by_label("number input for Number of samples")
             count.fill("5")
@@ -147,6 +181,26 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_that_many(app_url):
             count.fill("3")
             count.press("Enter")
             page.wait_for_function("document.querySelectorAll('#digits img').length === 3", timeout=60000)
+
+            # Another tab: write a number and see it.
+            page.get_by_role("tab", name="Write a number").click()
+            page.get_by_label("Number (up to 12 digits, spaces allowed)").fill("0151 234")
+            hands = page.get_by_label("number input for Hands", exact=True)
+            hands.fill("2")
+            hands.press("Enter")
+            page.locator("#number-seed").get_by_label("Seed", exact=True).fill("9")
+            page.get_by_role("button", name="Write", exact=True).click()
+            page.wait_for_function("(document.querySelector('#number img') || {}).src?.includes('number-0151-234_n-2_seed-9')",
+                                   timeout=60000)
+            page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
+            shown = page.locator("#number img").get_attribute("src")
+            with urllib.request.urlopen(shown if shown.startswith("http") else app_url + shown.lstrip("/")) as response:
+                picture = np.asarray(Image.open(io.BytesIO(response.read())))
+            from cgan import load_generator
+            from cgan.plots import grid_image
+            scale = load_generator().noise_scale
+            expected = grid_image(load_generator().write_number("0151 234", 2, 9, scale), nrow=1)
+            assert np.array_equal(picture[::4, ::4], expected)
         finally:
             browser.close()
     assert (ARTIFACTS / "app.png").stat().st_size > 0

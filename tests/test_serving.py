@@ -7,7 +7,9 @@ import pytest
 from PIL import Image
 
 from cgan import ConditionalGenerator
-from cgan.serving import MAX_SAMPLES, ResultFiles, describe, load_for_app, parse_request, serve
+from cgan.plots import grid_image
+from cgan.serving import (MAX_SAMPLES, ResultFiles, describe, load_for_app, parse_noise_scale, parse_request, serve,
+                          serve_morph, serve_number, serve_style_rows)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def files(tmp_path_factory):
     ((9, 5, 2**32 - 1), (9, 5, 2**32 - 1)),
 ])
 def test_requests_are_parsed_whatever_their_type(sent, parsed):
-    assert parse_request(*sent) == parsed
+    assert parse_request(*sent) == (*parsed, None)
 
 
 @pytest.mark.parametrize("sent, message", [
@@ -104,3 +106,65 @@ def test_about_text_names_the_source_and_architecture():
     scale = generator.noise_scale  # the bundled model's own (its config.json's)
     assert (f"**Sampling:** noise scale {scale:g}" in text) == (scale != 1)
     assert "Sampling" not in describe(generator.with_noise_scale(1.0))
+
+
+# --- the other tabs -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sent, parsed", [(None, None), ("", None), (" ", None), (0.5, 0.5), ("1.2", 1.2), (1, 1.0)])
+def test_a_noise_scale_is_parsed_whatever_its_type(sent, parsed):
+    assert parse_noise_scale(sent) == parsed
+
+
+@pytest.mark.parametrize("sent", [0.2, 1.6, "x", float("nan"), [1], True, "inf"])
+def test_a_bad_noise_scale_gets_a_message_naming_it(sent):
+    with pytest.raises(ValueError, match="noise_scale must be a number 0.3-1.5"):
+        parse_noise_scale(sent)
+
+
+def test_serve_passes_the_noise_scale_on(generator, files):
+    result = serve(generator, files, 4, 3, 8, "0.5")
+    assert np.array_equal(pixels(result.image_paths)[1][::4, ::4], generator.generate(4, 3, 8, 0.5)[1])
+
+
+def test_a_written_number_is_one_crisp_picture_of_every_hand(generator, files):
+    picture = serve_number(generator, files, " 2026 ", "3", "", 0.8)
+    assert 0 <= picture.seeds[0] <= 2**32 - 1 and Path(picture.path).name.startswith("number-2026_n-3_seed-")
+    with Image.open(picture.path) as image:
+        shown = np.asarray(image)
+    numbers = generator.write_number("2026", 3, picture.seeds[0], 0.8)
+    expected = grid_image(numbers, nrow=1)  # one hand per line
+    assert np.array_equal(shown[::4, ::4], expected) and shown.shape == (4 * expected.shape[0], 4 * expected.shape[1])
+
+
+def test_style_rows_are_one_picture_with_a_row_per_hand(generator, files):
+    picture = serve_style_rows(generator, files, 3, 12, None)
+    with Image.open(picture.path) as image:
+        shown = np.asarray(image)
+    assert picture.seeds == (12,)
+    assert np.array_equal(shown[::4, ::4], grid_image(generator.style_rows(3, 12).reshape(-1, 28, 28), nrow=10))
+
+
+def test_a_morph_is_a_gif_of_the_asked_frames_and_reports_both_seeds(generator, files):
+    picture = serve_morph(generator, files, 3, "8", 5, "", 12, None)
+    assert picture.seeds == (5, 5) and picture.path.endswith(".gif")
+    with Image.open(picture.path) as animation:
+        assert animation.n_frames == 12 and animation.size == (112, 112)
+        animation.seek(11)
+        last = np.asarray(animation.convert("L"))
+    assert np.array_equal(last[::4, ::4], generator.morph(3, 8, 5, 5, 12)[-1])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda g, f: serve_number(g, f, "12 a", 1, 1), "text must be 1-12 digits"),
+    (lambda g, f: serve_number(g, f, "2026", 9, 1), "n must be an integer 1-8"),
+    (lambda g, f: serve_style_rows(g, f, 17, 1), "n must be an integer 1-16"),
+    (lambda g, f: serve_style_rows(g, f, 2, "x"), "seed must be an integer"),
+    (lambda g, f: serve_morph(g, f, 3, 8, 1, 2, 49), "frames must be an integer 8-48"),
+    (lambda g, f: serve_morph(g, f, 3, 10, 1, 2, 24), "to_digit must be an integer 0-9"),
+    (lambda g, f: serve_morph(g, f, 3, 8, 1, -1, 24), "to_seed must be an integer 0-4294967295"),
+    (lambda g, f: serve_morph(g, f, 3, 3, 1, "", 24), "a morph needs two different digits or two different seeds"),
+    (lambda g, f: serve_morph(g, f, 3, 8, 1, 2, 24, 9), "noise_scale must be a number 0.3-1.5"),
+])
+def test_bad_requests_on_the_other_tabs_get_a_message_naming_the_input(generator, files, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(generator, files)

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from cgan.generation import NOISE_SCALES
 from cgan.serving import (FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe, load_for_app, serve,
@@ -19,6 +20,9 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(messag
 
 # Loaded once at start-up; requests share it read-only and each draws its noise from its own torch.Generator.
 generator = load_for_app()
+# One thread per request: four requests at once with torch's default (a thread per core each) would fight over the
+# cores, and one request's few milliseconds of network gain nothing from more.
+torch.set_num_threads(1)
 
 # Keep upscaled pixels square wherever a digit is shown.
 CSS = "#digits img, #digits button img, .pixelated img { image-rendering: pixelated; }"
@@ -73,8 +77,11 @@ def digit_menu(label, value):
 
 def wire(fn, inputs, outputs, name, triggers):
     # preprocess=False: the handler gets the raw values of any caller and validates them itself, with clear errors.
+    # show_progress="hidden": a rejected input shows its message in a toast and leaves the last good result on
+    # screen, where the progress overlay would cover every output with an "Error" badge (results take milliseconds,
+    # so there is no progress to show).
     gr.on(triggers=triggers, fn=fn, inputs=inputs, outputs=outputs, api_name=name, preprocess=False,
-          trigger_mode="always_last")
+          trigger_mode="always_last", show_progress="hidden")
 
 
 def changes(inputs):

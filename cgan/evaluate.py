@@ -7,6 +7,9 @@ Numbers, each also given for 10,000 real training digits (the floor no generator
   fd              Fréchet distance in the classifier's 128-d feature space against the 10,000 test images
   fd_per_digit    the same within each digit, averaged: catches a model that collapses inside a class
   precision, recall   improved precision and recall (Kynkäänniemi et al. 2019, k = 3), same feature space
+  c2st            held-out accuracy of a fresh CNN trained to tell the samples from the test images (0.5: it
+                  cannot; cgan.two_sample), about a minute on a 2-core CPU; --no-c2st skips it
+  pixel_tv        total-variation distance between the pixel-value histograms of the samples and the test images
 """
 
 import argparse
@@ -23,30 +26,27 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from cgan.classifier import FEATURE_DIM, MnistClassifier
 from cgan.data import DEFAULT_DATA_DIR, load_mnist
 from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, load_generator, quiet_stdout, resolve_source,
-                      write_model_card)
+                      weights_sha256, write_model_card)
 from cgan.models import NUM_CLASSES
 from cgan.training import pick_device
+from cgan.two_sample import c2st, pixel_tv
 
 BATCH = 1000
 
 
-class ClassifierFeatures(nn.Module):
-    """The classifier's penultimate layer as a torchmetrics custom feature extractor: uint8 digits -> (N, 128)."""
+class PrecomputedFeatures(nn.Module):
+    """The torchmetrics "feature extractor" of the Fréchet distances: the identity, since they are fed the
+    classifier's 128-d features, computed once per set of images for every metric."""
 
     num_features = FEATURE_DIM
 
-    def __init__(self, classifier):
-        super().__init__()
-        self.classifier = classifier.eval()
-
-    @torch.inference_mode()
-    def forward(self, images):
-        return self.classifier.features(images)
+    def forward(self, features):
+        return features
 
 
-def fill(metric, images, real):
-    for i in range(0, len(images), BATCH):
-        metric.update(images[i:i + BATCH].to(metric.device), real=real)
+def fill(metric, features, real):
+    for i in range(0, len(features), BATCH):
+        metric.update(features[i:i + BATCH].to(metric.device), real=real)
 
 
 def k_nearest_radii(features, k):
@@ -84,25 +84,27 @@ class Evaluator:
     def __init__(self, classifier, test_images, test_labels, device="cpu"):
         self.device = torch.device(device)
         self.classifier = classifier.eval().to(self.device)
-        self.extractor = ClassifierFeatures(self.classifier)
+        self.test_images = test_images
         self.test_features = self.features(test_images)
         self.test_labels = test_labels
         # One FD metric overall and one per digit, each keeping the test set's statistics across resets.
-        self.fd = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False).to(self.device)
-        fill(self.fd, test_images, real=True)
+        self.fd = FrechetInceptionDistance(feature=PrecomputedFeatures(), reset_real_features=False).to(self.device)
+        fill(self.fd, self.test_features, real=True)
         self.fd_digit = []
         for digit in range(NUM_CLASSES):
-            metric = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False).to(self.device)
-            fill(metric, test_images[test_labels == digit], real=True)
+            metric = FrechetInceptionDistance(feature=PrecomputedFeatures(), reset_real_features=False).to(self.device)
+            fill(metric, self.test_features[test_labels.to(self.device) == digit], real=True)
             self.fd_digit.append(metric)
 
     @torch.inference_mode()
     def features(self, images):
-        return torch.cat([self.extractor(images[i:i + BATCH].to(self.device))
+        """The classifier's 128-d features of uint8 (N, 28, 28) images, float32 on the evaluator's device."""
+        return torch.cat([self.classifier.features(images[i:i + BATCH].to(self.device))
                           for i in range(0, len(images), BATCH)]).float()
 
-    def score(self, images, labels):
-        """All metrics for uint8 (N, 28, 28) images meant to show `labels` (N,)."""
+    def score(self, images, labels, two_sample=False):
+        """All metrics for uint8 (N, 28, 28) images meant to show `labels` (N,); with two_sample, also the C2ST and
+        the pixel histogram's distance (cgan.two_sample) against the test images."""
         # One pass of the classifier serves both its predictions and precision/recall's features.
         features = self.features(images)
         with torch.inference_mode():
@@ -110,13 +112,18 @@ class Evaluator:
         correct = (predicted == labels).float()
         per_digit_accuracy = [correct[labels == d].mean().item() for d in range(NUM_CLASSES)]
         self.fd.reset()
-        fill(self.fd, images, real=False)
+        fill(self.fd, features, real=False)
         fd_each = []
         for digit, metric in enumerate(self.fd_digit):
             metric.reset()
-            fill(metric, images[labels == digit], real=False)
+            fill(metric, features[labels.to(self.device) == digit], real=False)
             fd_each.append(metric.compute().item())
         precision, recall = precision_recall(self.test_features, features)
+        if two_sample:
+            c2st_accuracy, _ = c2st(images, labels, self.test_images, self.test_labels, device=self.device)
+            extra = {"c2st": c2st_accuracy, "pixel_tv": pixel_tv(images, self.test_images)}
+        else:
+            extra = {}
         return {
             "accuracy": correct.mean().item(),
             "accuracy_min": min(per_digit_accuracy),
@@ -126,13 +133,14 @@ class Evaluator:
             "fd_per_digit_each": fd_each,
             "precision": precision,
             "recall": recall,
+            **extra,
         }
 
-    def score_generator(self, generator, n_per_digit=1000, seed=0):
+    def score_generator(self, generator, n_per_digit=1000, seed=0, two_sample=False):
         images = torch.cat([torch.from_numpy(generator.generate(d, n_per_digit, seed=seed + d))
                             for d in range(NUM_CLASSES)])
         labels = torch.arange(NUM_CLASSES).repeat_interleave(n_per_digit)
-        return self.score(images, labels)
+        return self.score(images, labels, two_sample)
 
 
 # --- what the generator does beyond one digit (issue: numbers, hands, morphs) -----------------------------------
@@ -213,10 +221,11 @@ def load_classifier(source=None):
 
 
 def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None,
-             device="cpu", noise_scale=None):
+             device="cpu", noise_scale=None, two_sample=True):
     """Score a generator and the real-data floor; returns the JSON-ready dict that `--json` prints.
 
     noise_scale: sample at this noise scale instead of the model's own (config.json's), to see what another would do.
+    two_sample: also the C2ST and the pixel histogram's distance, for the model and for the real-data floor.
     The numbers do not depend on `device` beyond float rounding: the noise is drawn on the CPU either way.
     """
     start = time.perf_counter()
@@ -230,13 +239,14 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
     train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
     return {
         "model_source": generator.source,
+        "weights_sha256": weights_sha256(generator.source),
         "arch": generator.arch,
         "size": generator.size,
         "noise_scale": generator.noise_scale,
         "n_per_digit": n_per_digit,
         "seed": seed,
-        "model": evaluator.score_generator(generator, n_per_digit, seed),
-        "real": evaluator.score(*real_sample(train_images, train_labels, min(n_per_digit, 5421), seed)),
+        "model": evaluator.score_generator(generator, n_per_digit, seed, two_sample),
+        "real": evaluator.score(*real_sample(train_images, train_labels, min(n_per_digit, 5421), seed), two_sample),
         "seconds": time.perf_counter() - start,
     }
 
@@ -251,8 +261,10 @@ def report(result):
              f"{'metric':<24}{'model':>10}{'real data':>12}"]
     for name, key, fmt in [("accuracy", "accuracy", "{:.2%}"), ("worst digit accuracy", "accuracy_min", "{:.2%}"),
                            ("FD", "fd", "{:.2f}"), ("FD per digit (mean)", "fd_per_digit", "{:.2f}"),
-                           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}")]:
-        lines.append(f"{name:<24}{fmt.format(m[key]):>10}{fmt.format(r[key]):>12}")
+                           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
+                           ("C2ST (0.5 = no tell)", "c2st", "{:.3f}"), ("pixel histogram TV", "pixel_tv", "{:.4f}")]:
+        if key in m:
+            lines.append(f"{name:<24}{fmt.format(m[key]):>10}{fmt.format(r[key]):>12}")
     lines.append("per digit accuracy: " + " ".join(f"{d}:{a:.1%}" for d, a in enumerate(m["accuracy_per_digit"])))
     lines.append("per digit FD:       " + " ".join(f"{d}:{v:.1f}" for d, v in enumerate(m["fd_per_digit_each"])))
     return "\n".join(lines)
@@ -269,6 +281,8 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--save", action="store_true", help=f"write {EVALUATION_FILE} into the (local) model "
                                                            "folder and refresh its model card")
+    parser.add_argument("--no-c2st", action="store_true", help="skip the two-sample test (about a minute per side) "
+                                                              "and the pixel histogram")
     parser.add_argument("--noise-scale", type=float, default=None,
                         help="sample at this noise scale instead of the model's own (its config.json's noise_scale)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
@@ -283,7 +297,7 @@ def main(argv=None):
         parser.error(f"--n-per-digit must be at least 10, got {args.n_per_digit}")
     try:
         result = evaluate(args.model, args.n_per_digit, args.seed, args.classifier, args.data_dir, args.mnist_dir,
-                          args.device, args.noise_scale)
+                          args.device, args.noise_scale, two_sample=not args.no_c2st)
     except (OSError, ValueError, RuntimeError) as error:
         sys.exit(f"error: {error}")
     if args.save:  # before printing: a closed pipe (`| head`) must not lose the saved numbers

@@ -6,13 +6,15 @@ pushing to the Hub.
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
 import sys
 from pathlib import Path
 
-from huggingface_hub import HfApi, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
+from safetensors.torch import load_file
 
 from cgan.generation import ConditionalGenerator
 
@@ -21,6 +23,7 @@ BUNDLED_GENERATOR = ROOT / "checkpoints" / "generator"
 BUNDLED_CLASSIFIER = ROOT / "checkpoints" / "classifier"
 MODEL_ENV = "CGAN_MODEL"
 EVALUATION_FILE = "evaluation.json"  # written beside the weights by `python -m cgan.evaluate --save`
+WEIGHTS_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"  # how the weights were trained: config, epochs, minutes
 
 
@@ -32,43 +35,104 @@ def quiet_stdout():
 
 def resolve_source(source=None):
     """The model to load: `source`, else env CGAN_MODEL, else the bundled checkpoints/generator."""
-    return str(source or os.environ.get(MODEL_ENV) or BUNDLED_GENERATOR)
+    return str(source or os.environ.get(MODEL_ENV) or BUNDLED_GENERATOR).strip()
+
+
+class ModelFileError(ValueError):
+    """A model whose files are missing, damaged or do not match each other; the message names the file."""
+
+
+def split_revision(source):
+    """(repo id, revision or None) of a Hub source written `repo@revision`, which pins the model a Space serves."""
+    repo, _, revision = source.partition("@")
+    return repo, revision or None
+
+
+def is_local(source):
+    """Whether `source` means a local path rather than a Hub repo id (`owner/name`, optionally `@revision`)."""
+    path = Path(source).expanduser()
+    return path.exists() or source.startswith((".", "/", "~")) or source.count("/") != 1 or "\\" in source
+
+
+def fetch(source, name):
+    """The path of file `name` of a model: in a local folder, or downloaded (cached) from a Hub repo."""
+    if is_local(source):
+        path = Path(source).expanduser() / name
+        if not path.is_file():
+            raise FileNotFoundError(f"model folder {source} has no {name}")
+        return path
+    from huggingface_hub import hf_hub_download
+    repo, revision = split_revision(source)
+    try:
+        return Path(hf_hub_download(repo, name, revision=revision))
+    except Exception as error:  # unknown or private repo, no such file, or the Hub out of reach
+        raise FileNotFoundError(f"could not load model {source!r}: it is not a local folder, and as a Hub repo id "
+                                f"its {name} could not be fetched ({type(error).__name__}: {error})") from None
 
 
 def load_generator(source=None, device="cpu"):
-    """A ConditionalGenerator from a local folder or a Hub repo id (see resolve_source), in eval mode.
+    """A ConditionalGenerator from a local folder (`~` expanded) or a Hub repo id (`owner/name` or
+    `owner/name@revision`; see resolve_source), in eval mode, with `.source` saying where it came from.
 
-    Weights must match the architecture exactly (strict=True): a mismatched file is an error, not a half-loaded
-    model. The result carries `.source`, where it came from.
+    The weights are read from model.safetensors only (never a pickle) and must match config.json exactly: a missing,
+    damaged or mismatched file raises FileNotFoundError or ModelFileError naming the file and what is wrong.
     """
     source = resolve_source(source)
-    if not Path(source).is_dir() and (Path(source).exists() or source.startswith((".", "/", "~"))):
+    if is_local(source) and not Path(source).expanduser().is_dir():
         raise FileNotFoundError(f"model folder {source} does not exist or is not a folder with config.json "
                                 f"and model.safetensors")
+    config_path, weights_path = fetch(source, "config.json"), fetch(source, WEIGHTS_FILE)
     try:
-        with quiet_stdout():
-            # Onto the CPU first, then .to(device) below: safetensors takes a device name only, not a torch.device.
-            model = ConditionalGenerator.from_pretrained(source, strict=True, map_location="cpu")
-    except Exception as error:
-        if Path(source).is_dir():
-            raise  # a local folder with wrong or broken files: the library's own error says what is wrong
-        # Not a local folder, so a Hub repo id: unknown, private, or the Hub out of reach.
-        raise FileNotFoundError(f"could not load model {source!r}: it is not a local folder, and as a Hub repo id "
-                                f"it failed ({type(error).__name__}: {error})") from error
+        config = json.loads(config_path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{config_path} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
+    try:
+        model = ConditionalGenerator(**config)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{config_path} does not describe a generator: {error}") from None
+    try:
+        weights = load_file(weights_path)
+    except Exception as error:  # safetensors' own error: a truncated or corrupted file
+        raise ModelFileError(f"{weights_path} is damaged: it cannot be read as safetensors ({error})") from None
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0].strip()
+        detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), "")
+        raise ModelFileError(f"{weights_path} does not match {config_path}: {first} {detail}") from None
     model.source = source
     return model.to(device).eval()
 
 
+def model_file(source, name):
+    """The path of a file saved with a model (a local folder's, or a Hub repo's as cached), or None if it has none."""
+    try:
+        return fetch(source, name)
+    except FileNotFoundError:  # no such file, or the Hub out of reach: the card or About text just says less
+        return None
+
+
 def read_model_json(source, name):
     """A small JSON file saved beside the weights (local folder or Hub repo), or None when there is none."""
-    path = Path(source) / name
-    if not path.is_file() and not Path(source).exists():
-        try:
-            from huggingface_hub import hf_hub_download
-            path = Path(hf_hub_download(source, name))
-        except Exception:  # no such file in the repo, or the Hub is out of reach: the card just says less
-            return None
-    return json.loads(path.read_text()) if path.is_file() else None
+    path = model_file(source, name)
+    return json.loads(path.read_text()) if path else None
+
+
+def weights_sha256(source):
+    """The SHA-256 of a model's model.safetensors, or None when it has none."""
+    path = model_file(source, WEIGHTS_FILE)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path else None
+
+
+def read_evaluation(source):
+    """The model's evaluation.json if it measured these very weights (its weights_sha256 matches), else None: a
+    card or an About text never shows an older evaluation for new weights."""
+    evaluation = read_model_json(source, EVALUATION_FILE)
+    if evaluation is None or evaluation.get("weights_sha256") != weights_sha256(source):
+        return None
+    return evaluation
 
 
 CARD_BODY = """
@@ -117,9 +181,11 @@ def quality_text(evaluation):
     rows = [("conditional accuracy", "accuracy", "{:.2%}"), ("worst digit's accuracy", "accuracy_min", "{:.2%}"),
             ("Fréchet distance (classifier features)", "fd", "{:.2f}"),
             ("per-digit Fréchet distance (mean)", "fd_per_digit", "{:.2f}"),
-            ("precision (k=3)", "precision", "{:.3f}"), ("recall (k=3)", "recall", "{:.3f}")]
+            ("precision (k=3)", "precision", "{:.3f}"), ("recall (k=3)", "recall", "{:.3f}"),
+            ("two-sample test: a fresh critic's accuracy (0.5 = no tell)", "c2st", "{:.3f}"),
+            ("pixel-value histogram: TV distance", "pixel_tv", "{:.4f}")]
     lines = ["| metric | this model | real training digits |", "|---|---|---|"]
-    lines += [f"| {name} | {fmt.format(m[key])} | {fmt.format(real[key])} |" for name, key, fmt in rows]
+    lines += [f"| {name} | {fmt.format(m[key])} | {fmt.format(real[key])} |" for name, key, fmt in rows if key in m]
     lines.append(f"\nMeasured by `python -m cgan.evaluate` with {evaluation['n_per_digit']} samples per digit "
                  "against the 10,000 MNIST test images, in the feature space of the project's own MNIST classifier.")
     return "\n".join(lines)
@@ -138,16 +204,34 @@ def training_summary(training):
     return text + (f" ({training['note']})" if training.get("note") else "")
 
 
+TAGS = ("pytorch", "gan", "conditional-gan", "mnist", "image-generation")
+INDEXED = [("accuracy", "accuracy", "Conditional accuracy (the project's MNIST classifier)"),
+           ("fd", "frechet_distance", "Fréchet distance, classifier features"),
+           ("fd_per_digit", "frechet_distance", "Per-digit Fréchet distance, mean"),
+           ("precision", "precision", "Precision (k=3)"), ("recall", "recall", "Recall (k=3)"),
+           ("c2st", "accuracy", "Two-sample test: a fresh critic's accuracy (0.5 = no tell)")]
+
+
+def eval_results(evaluation):
+    """The evaluation as model-index entries, so that the Hub shows the numbers; None without one."""
+    if not evaluation:
+        return None
+    return [EvalResult(task_type="unconditional-image-generation", dataset_type="mnist", dataset_name="MNIST",
+                       dataset_split="test", metric_type=kind, metric_name=name,
+                       metric_value=round(evaluation["model"][key], 4))
+            for key, kind, name in INDEXED if key in evaluation["model"]]
+
+
 def write_model_card(folder, repo_id=None):
     """README.md for a saved generator folder, from its config, training.json and evaluation.json."""
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
     training = read_model_json(folder, TRAINING_FILE)
-    evaluation = read_model_json(folder, EVALUATION_FILE)
+    evaluation = read_evaluation(folder)
     arch = config.get("arch", "dcgan")
     data = ModelCardData(
         library_name="cgan-digits", license="mit", datasets=["mnist"], pipeline_tag="unconditional-image-generation",
-        tags=["pytorch", "gan", "conditional-gan", "mnist", "image-generation"],
+        tags=list(TAGS), model_name=repo_id or folder.name, eval_results=eval_results(evaluation),
     )
     training_text = training_summary(training) if training else "unknown"
     scale = config.get("noise_scale", 1)  # folders saved before noise scales have none
@@ -179,23 +263,41 @@ class PushError(RuntimeError):
     """The upload failed; the files are still on disk."""
 
 
+UPLOADED = ["config.json", WEIGHTS_FILE, "README.md", TRAINING_FILE, EVALUATION_FILE, "samples.png"]
+
+
+def redact(text):
+    """`text` with every Hugging Face token this process could use replaced by ***."""
+    for token in {os.environ.get("HF_TOKEN"), os.environ.get("HUGGING_FACE_HUB_TOKEN"), get_token()}:
+        if token:
+            text = text.replace(token, "***")
+    return text
+
+
 def push_folder(folder, repo_id, private=False, api=None):
-    """Create `repo_id` if needed and upload the saved folder with its card. The token comes from HF_TOKEN or the
-    cached login (huggingface_hub reads both) and is never printed. Returns the commit URL."""
+    """Create `repo_id` if needed and upload the saved model's files (UPLOADED) with its card; files of an earlier
+    upload that this one does not have are removed from the repo. The token comes from HF_TOKEN or the cached login
+    (huggingface_hub reads both) and never appears in a message. Returns the commit URL."""
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise PushError(f"{folder} is not a saved model folder (no config.json); nothing was uploaded")
-    api = api or HfApi()
     retry = f"python -m cgan.hub push {folder} {repo_id}" + (" --private" if private else "")
+    api = api or HfApi()
+    if not (getattr(api, "token", None) or get_token()):
+        raise PushError(f"no Hugging Face token: log in (`hf auth login`) or set HF_TOKEN, then retry with: {retry}. "
+                        f"Nothing was uploaded; every file is still in {folder}")
     try:
         write_model_card(folder, repo_id=repo_id)  # the usage snippet names the repo it is pushed to
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         commit = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
+                                   allow_patterns=UPLOADED, delete_patterns="*",
                                    commit_message="Upload cgan-digits generator")
     except Exception as error:
-        raise PushError(f"push to {repo_id} failed ({type(error).__name__}: {error}). Every file is still in "
-                        f"{folder}; log in (`hf auth login` or set HF_TOKEN) and retry with: {retry}") from error
-    return getattr(commit, "commit_url", str(commit))
+        # from None: the original exception, whose text may hold the token, is not chained to this one.
+        raise PushError(redact(f"push to {repo_id} failed ({type(error).__name__}: {error}). Every file is still "
+                               f"in {folder}; check the token (`hf auth login` or HF_TOKEN) and the network, and "
+                               f"retry with: {retry}")) from None
+    return redact(getattr(commit, "commit_url", str(commit)))
 
 
 def main(argv=None):

@@ -97,7 +97,7 @@ class ConditionalBatchNorm2d(nn.Module):
         return torch.addcmul(shift, self.norm(x), scale)
 
 
-OUTPUTS = ("clamp", "tanh")
+OUTPUTS = ("clamp", "tanh", "hybrid")
 
 
 class DCGANGenerator(nn.Module):
@@ -132,7 +132,11 @@ class DCGANGenerator(nn.Module):
         x = F.relu(self.norm0(x, one_hot))
         x = F.relu(self.norm1(self.up(x), one_hot))
         x = F.pixel_shuffle(self.to_pixels(x), 2)
-        return torch.tanh(x) if self.output == "tanh" else x.clamp(-1, 1)
+        if self.output == "tanh":
+            return torch.tanh(x)
+        if self.output == "hybrid":  # background clamped at -1, ink through tanh (C1 at 0: both have slope 1)
+            return torch.where(x > 0, torch.tanh(x), x.clamp(min=-1))
+        return x.clamp(-1, 1)
 
 
 class MinibatchStd(nn.Module):

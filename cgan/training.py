@@ -1,18 +1,23 @@
-"""The GAN training loop: D step, G step, EMA, per-epoch artifacts and resumable state.
+"""The GAN training loop: D step, G step, EMA, per-epoch artifacts, resumable state, and the choices made at the end.
 
 A run folder holds:
   samples/epoch_NNN.png   10x10 grid, a row per digit, the same noise every epoch
   metrics.jsonl           one line per epoch: losses, mean D(x), mean D(G(z)), diversity, seconds
-  state.pt                everything needed to resume (written atomically each epoch)
+  state.pt                everything needed to resume (written atomically each epoch, and at a Ctrl-C)
   losses.png, d_scores.png   the curves, at the end (losses beside the collapse signal; mean D outputs)
   generator/              the trained generator in Hugging Face layout (config.json, model.safetensors, README.md)
+
+What it trains with is the recipe (cgan/recipe.py).
 """
 
 import copy
 import dataclasses
+import errno
 import json
-import math
 import os
+import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -21,111 +26,42 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range, validation_split
-from cgan.generation import ConditionalGenerator
-from cgan.models import DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks, check_arch, default_deep_d
-from cgan.plots import save_grid, save_training_curves
 from cgan.diversity import DiversityProbe
+from cgan.generation import ConditionalGenerator
+from cgan.models import ARCHS, DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks
+from cgan.plots import save_grid, save_training_curves
+from cgan.recipe import BUDGETS, RECIPES, Recipe, check_recipe, default_budget, recipe_from_saved
 
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """How one architecture is trained; the defaults of `python train.py --arch NAME`."""
-
-    loss: str  # "hinge", "nonsaturating" or "seed" (the report's BCE on 10 sigmoid outputs)
-    optimizer: str  # "adam" or "sgd"
-    lr: float  # generator learning rate; D uses lr * d_lr_ratio
-    d_lr_ratio: float
-    betas: tuple
-    epochs: int  # sized to the 15-minute CPU budget
-    batch_size: int
-    ema_decay: float  # 0 disables the EMA generator
-    size: str = "small"  # the network size (cgan.models.SIZES)
-    cuda_epochs: int | None = None  # on a CUDA GPU, where epochs are cheap; None: the same as `epochs`
-    cuda_size: str | None = None  # on a CUDA GPU; None: the same as `size`
-
-
-RECIPES = {
-    # Hinge loss, TTUR (D at 4x G's rate), Adam without momentum: see docs/training-notes.md for the measurements.
-    # On a GPU, where epochs are cheap, the large networks for 30 epochs (about 8 minutes on an H200): they measured
-    # better than the small ones on every metric, and recall was still rising at 29; docs/training-notes.md.
-    "dcgan": Recipe(loss="hinge", optimizer="adam", lr=8e-4, d_lr_ratio=4.0, betas=(0.0, 0.9), epochs=10,
-                    batch_size=64, ema_decay=0.999, cuda_epochs=30, cuda_size="large"),
-    # The report's recipe (SGD, BCE on 10 sigmoid outputs). Two epochs take as long on a CPU as the default's ten.
-    "seed": Recipe(loss="seed", optimizer="sgd", lr=0.05, d_lr_ratio=1.0, betas=(0.5, 0.0), epochs=2,
-                   batch_size=64, ema_decay=0.0),
-}
+PROGRESS_EVERY = 20  # steps between progress-bar updates (and checks for a NaN loss): each is a host sync on a GPU
+MIN_FREE_BYTES = 64 * 2**20  # a run folder needs a few MB per epoch; less free space than this is refused up front
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    arch: str = DEFAULT_ARCH
-    size: str | None = None  # None: the recipe's for the device
-    deep_d: bool | None = None  # D with a 3x3 conv after each downsampling; None: D's size's default
-    d_size: str | None = None  # D's size (dcgan); None: the same as G's
-    loss: str | None = None  # None: the recipe's; dcgan also trains with "nonsaturating"
-    r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real digits (dcgan); 0: none
-    aux_weight: float = 0.0  # weight of the auxiliary classifier's cross-entropy in G's loss (dcgan); 0: none
-    lr_drop_epoch: int | None = None  # after this many epochs, both learning rates times lr_drop_factor; None: never
-    lr_drop_factor: float = 0.25
-    output: str = "tanh"  # G's last activation (cgan.models.OUTPUTS)
-    validation: bool = True  # hold out the validation split (cgan.data.validation_split) from training
-    epochs: int | None = None  # None: the recipe's
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int = 0
+    """What `python train.py` is asked for. None means the default: for a new run the recipe's, for a resumed run its
+    own."""
+
+    arch: str | None = None  # None: dcgan
+    budget: str | None = None  # "cpu" or "gpu" (cgan.recipe.BUDGETS); None: "gpu" on a CUDA GPU, else "cpu"
+    epochs: int | None = None  # None: the recipe's; more extends a run
+    seed: int | None = None  # None: 0
     device: str = "auto"
     out: str = "runs/default"
     data_dir: str = DEFAULT_DATA_DIR
     mnist_dir: str | None = None
-    limit: int | None = None  # train on the first `limit` images only (smoke tests)
+    limit: int | None = None  # train on the first `limit` images only (quick trials, tests)
     resume: bool = False
-    compile: bool | None = None  # torch.compile G and D; None: on a CUDA GPU only
-
-    def resolved(self, device_type="cpu"):
-        """A copy with every None filled from the architecture's recipe, for training on `device_type`."""
-        recipe = RECIPES[self.arch]
-        cuda = device_type == "cuda"
-        size = self.size or (cuda and recipe.cuda_size) or recipe.size
-        d_size = self.d_size or (size if self.arch == "dcgan" else None)
-        return dataclasses.replace(
-            self,
-            size=size,
-            d_size=d_size,
-            deep_d=self.deep_d if self.deep_d is not None else default_deep_d(self.arch, d_size or size),
-            loss=self.loss or recipe.loss,
-            epochs=self.epochs or (cuda and recipe.cuda_epochs) or recipe.epochs,
-            batch_size=self.batch_size or recipe.batch_size,
-            lr=self.lr or recipe.lr,
-            compile=self.compile if self.compile is not None else cuda,
-        )
+    compile: bool | None = None  # torch.compile G, D and the classifier; None: on a CUDA GPU only
+    recipe: Recipe | None = None  # None: RECIPES[arch, budget]; experiments and tests may give their own
+    command: str | None = None  # the command line that asked for this, recorded in training.json
 
 
-DCGAN_LOSSES = ("hinge", "nonsaturating")
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what was kept."""
 
 
-def check_loss(arch, loss, r1_gamma, aux_weight=0.0):
-    """ValueError naming the problem unless `loss` (None: the recipe's), `r1_gamma` and `aux_weight` suit `arch`."""
-    if arch == "seed" and loss not in (None, "seed"):
-        raise ValueError(f"the seed architecture keeps the report's loss; --loss is for dcgan, got {loss!r}")
-    if arch == "dcgan" and loss not in (None, *DCGAN_LOSSES):
-        raise ValueError(f"loss must be one of {', '.join(DCGAN_LOSSES)} for dcgan, got {loss!r}")
-    if not (math.isfinite(r1_gamma) and r1_gamma >= 0):
-        raise ValueError(f"r1_gamma must be 0 or more, got {r1_gamma}")
-    if arch == "seed" and r1_gamma:
-        raise ValueError("the seed architecture keeps the report's loss; the R1 penalty is for dcgan")
-    if not (isinstance(aux_weight, (int, float)) and math.isfinite(aux_weight) and aux_weight >= 0):
-        raise ValueError(f"aux_weight must be 0 or more, got {aux_weight}")
-    if arch == "seed" and aux_weight:
-        raise ValueError("the seed architecture keeps the report's loss; the auxiliary classifier is for dcgan")
-
-
-def check_lr_drop(epoch, factor):
-    """ValueError naming the problem unless the learning-rate drop is after a whole number of epochs (0 or more)
-    and shrinks the rates (0 < factor <= 1)."""
-    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
-        raise ValueError(f"lr_drop_epoch must be a whole number of epochs, 0 or more, got {epoch!r}")
-    if not (isinstance(factor, (int, float)) and 0 < factor <= 1):
-        raise ValueError(f"lr_drop_factor must be more than 0 and at most 1, got {factor!r}")
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C: the state was saved at the end of the step in progress."""
 
 
 def pick_device(name):
@@ -148,6 +84,7 @@ def pick_device(name):
 
 
 def d_loss_fn(loss, real_scores, fake_scores, labels):
+    """D's loss: hinge, non-saturating (softplus), or the report's BCE of 10 sigmoid outputs."""
     if loss == "hinge":
         return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
     if loss == "nonsaturating":
@@ -158,6 +95,7 @@ def d_loss_fn(loss, real_scores, fake_scores, labels):
 
 
 def g_loss_fn(loss, fake_scores, labels):
+    """G's loss for the same three objectives."""
     if loss == "hinge":
         return -fake_scores.mean()
     if loss == "nonsaturating":
@@ -187,6 +125,30 @@ def r1_penalty(discriminator, real, labels):
     return grad.square().sum(dim=(1, 2, 3)).mean()
 
 
+def r1_term(gamma, penalty):
+    """What the R1 penalty adds to D's loss on the steps it runs: gamma / 2 x the penalty, times R1_EVERY because it
+    runs on one D step in R1_EVERY (lazy regularisation keeps the same average weight)."""
+    return gamma / 2 * R1_EVERY * penalty
+
+
+def aux_term(weight, fake_logits, labels):
+    """What G pays when the auxiliary classifier reads its fakes: weight x the cross-entropy against the asked digit."""
+    return weight * F.cross_entropy(fake_logits, labels)
+
+
+def pixel_term(weight, fake, real):
+    """weight x the 1-D Wasserstein distance between the pixel values of a batch of fakes and of the real batch of the
+    same digits: the mean gap between their sorted values. It asks G for the real digits' levels of grey, which a
+    discriminator hardly sees: pure background, and full ink at 252-254, not 255."""
+    return weight * (fake.flatten().sort().values - real.flatten().sort().values).abs().mean()
+
+
+def ema_decay(decay, steps):
+    """The EMA's decay after `steps` steps: min(decay, (1 + steps) / (10 + steps)). Early on the EMA follows G
+    closely, so it is not dragged back towards the random initial weights."""
+    return min(decay, (1 + steps) / (10 + steps))
+
+
 def make_optimizer(recipe, params, lr, device):
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=recipe.betas[0])
@@ -195,7 +157,8 @@ def make_optimizer(recipe, params, lr, device):
 
 
 def update_ema(ema, model, decay):
-    # One multi-tensor kernel for all the weights rather than one launch per tensor: a GPU step is launch-bound.
+    """ema <- decay * ema + (1 - decay) * model, weight by weight; buffers (BatchNorm statistics) are copied.
+    One multi-tensor kernel for all the weights rather than one launch per tensor: a GPU step is launch-bound."""
     with torch.no_grad():
         torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
         torch._foreach_copy_(list(ema.buffers()), list(model.buffers()))
@@ -229,52 +192,60 @@ def refresh_batchnorm_stats(generator, batch_size, batches=100, seed=0):
 def atomic_save(obj, path):
     """torch.save to a temporary file, then rename: a crash mid-write leaves the previous file intact."""
     tmp = Path(str(path) + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written file behind
+        raise
 
 
 class Trainer:
     """One training run in one run folder."""
 
+    # Settings a resumed run keeps; asking for another value is refused, as it would be another run.
+    FIXED_ON_RESUME = ("arch", "budget", "seed", "limit", "recipe")
+
     def __init__(self, config: TrainConfig):
+        self.out = Path(config.out)
+        self.state_path = self.out / "state.pt"
         self.resume_state = None
-        if config.resume:
-            state_path = Path(config.out) / "state.pt"
-            if not state_path.exists():
-                raise FileNotFoundError(f"--resume: no {state_path} to resume from; start without --resume")
-            self.resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
-            # A resumed run keeps its own settings; only --epochs may change, to extend it, and a learning-rate drop
-            # may be given anew, to end it at a lower rate. Runs saved before sizes existed were small, and before
-            # the loss options they trained with the recipe's loss and no R1.
-            saved = {"size": "small", "deep_d": None, "d_size": None, "loss": None, "r1_gamma": 0.0, "aux_weight": 0.0,
-                     "lr_drop_epoch": None, "lr_drop_factor": 0.25, **self.resume_state["config"]}
-            keep = ["arch", "size", "deep_d", "d_size", "loss", "r1_gamma", "aux_weight", "batch_size", "lr", "seed",
-                    "limit"]
-            if config.lr_drop_epoch is None:
-                keep += ["lr_drop_epoch", "lr_drop_factor"]
-            config = dataclasses.replace(config, epochs=config.epochs or saved["epochs"],
-                                         **{key: saved[key] for key in keep})
-        check_arch(config.arch, config.size or "small", config.deep_d, config.d_size)
-        check_loss(config.arch, config.loss, config.r1_gamma, config.aux_weight)
-        check_lr_drop(config.lr_drop_epoch, config.lr_drop_factor)
+        self.changes = []  # settings changed on resume: {"epoch", "setting", "old", "new"}
+        self.commands = []  # [{"epoch": the epoch it started after, "command": ...}]
         self.device = pick_device(config.device)
-        self.config = config.resolved(self.device.type)
-        self.recipe = RECIPES[self.config.arch]
-        self.out = Path(self.config.out)
+        if config.resume:
+            config = self.resumed_config(config)
+        else:
+            arch = config.arch or DEFAULT_ARCH
+            if arch not in ARCHS:
+                raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+            budget = config.budget or default_budget(self.device.type)
+            if budget not in BUDGETS:
+                raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+            recipe = config.recipe or RECIPES[(arch, budget)]
+            config = dataclasses.replace(config, arch=arch, budget=budget, seed=config.seed or 0, recipe=recipe,
+                                         epochs=config.epochs or recipe.epochs)
+        check_recipe(config.arch, config.recipe)
+        if isinstance(config.epochs, bool) or not isinstance(config.epochs, int) or config.epochs < 1:
+            raise ValueError(f"epochs must be a whole number, 1 or more, got {config.epochs!r}")
+        self.config = dataclasses.replace(config, compile=config.compile if config.compile is not None
+                                          else self.device.type == "cuda")
+        self.recipe = recipe = self.config.recipe
+        self.commands.append({"epoch": self.resume_state["epoch"] if self.resume_state else 0,
+                              "command": self.config.command})
         self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
         # bf16 autocast only pays on a GPU; on CPU fp32 is both faster and exact.
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
 
         torch.manual_seed(self.config.seed)
-        self.G, self.D = build_networks(self.config.arch, self.config.size, self.config.deep_d, self.config.d_size,
-                                        self.config.output)
+        self.G, self.D = build_networks(self.config.arch, recipe.size, recipe.deep_d, recipe.d_size, recipe.output)
         self.G.to(self.device)
         self.D.to(self.device)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if self.recipe.ema_decay else None
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if recipe.ema_decay else None
         # The auxiliary classifier has its own fixed-rate optimizer: it learns a plain supervised task, which needs
         # neither the GAN's TTUR rates nor their drop.
         self.C, self.opt_C = None, None
-        if self.config.aux_weight:
+        if recipe.aux_weight:
             self.C = AuxiliaryClassifier().to(self.device)
             self.opt_C = torch.optim.Adam(self.C.parameters(), lr=1e-3, betas=(0.5, 0.999))
         if self.config.compile:
@@ -283,20 +254,48 @@ class Trainer:
             for network in (self.G, self.D, self.C):
                 if network is not None:
                     network.compile()
-        lr = self.config.lr
-        self.opt_G = make_optimizer(self.recipe, self.G.parameters(), lr, self.device)
-        self.opt_D = make_optimizer(self.recipe, self.D.parameters(), lr * self.recipe.d_lr_ratio, self.device)
+        self.opt_G = make_optimizer(recipe, self.G.parameters(), recipe.lr, self.device)
+        self.opt_D = make_optimizer(recipe, self.D.parameters(), recipe.lr * recipe.d_lr_ratio, self.device)
         # All of the run's randomness (batch order, noise) comes from this CPU generator, saved with the state.
         self.rng = torch.Generator().manual_seed(self.config.seed)
         self.epoch = 0
         self.steps = 0
         self.history = []
         self.healthy = None  # (epoch, generator weights) of the last epoch that was not collapsed
+        self.partial = None  # an epoch stopped by Ctrl-C: where it stopped, to go on from there
+        self.validation_set = None
+        self.stop_requested = False
+        self.noise_choice = None  # the noise scales measured on the validation split at the end, and the one chosen
 
         fixed = torch.Generator().manual_seed(1234)
         # One noise vector per column, repeated down the rows: a row per digit, the same "style" per column.
         self.grid_noise = torch.randn(NUM_CLASSES, self.G.z_dim, generator=fixed).repeat(NUM_CLASSES, 1)
         self.grid_labels = torch.arange(NUM_CLASSES).repeat_interleave(NUM_CLASSES)
+
+    def resumed_config(self, config):
+        """The saved run's own settings, with what `config` asks for checked against them: --epochs (and the device)
+        may change and the change is recorded; any other setting that differs is refused by name."""
+        if not self.state_path.exists():
+            raise FileNotFoundError(f"--resume: no {self.state_path} to resume from; start without --resume")
+        self.resume_state = state = load_state(self.state_path)
+        saved = state["config"]
+        recipe = recipe_from_saved(saved)
+        own = {"arch": saved.get("arch", DEFAULT_ARCH), "budget": saved.get("budget"), "seed": saved.get("seed", 0),
+               "limit": saved.get("limit"), "recipe": recipe}
+        for name in self.FIXED_ON_RESUME:
+            asked = getattr(config, name)
+            if asked is not None and asked != own[name]:
+                what = "the recipe" if name == "recipe" else f"--{name} {own[name]}"
+                raise ValueError(f"--resume: this run was trained with {what}; it cannot go on with {name} "
+                                 f"{asked!r} (that would be another run: give it another --out)")
+        self.changes = list(state.get("changes", []))
+        self.commands = list(state.get("commands", []))
+        epochs = config.epochs or saved["epochs"]
+        for name, old, new in (("epochs", saved["epochs"], epochs), ("device", saved.get("device_type"),
+                                                                       self.device.type)):
+            if old is not None and old != new:
+                self.changes.append({"epoch": state["epoch"], "setting": name, "old": old, "new": new})
+        return dataclasses.replace(config, epochs=epochs, **own)
 
     # --- the generator the run keeps: the EMA when there is one ----------------------------------------------------
     @property
@@ -304,8 +303,10 @@ class Trainer:
         return self.G_ema if self.G_ema is not None else self.G
 
     def state_dict(self):
+        config = dataclasses.asdict(self.config)
+        config["device_type"] = self.device.type
         return {
-            "config": dataclasses.asdict(self.config),
+            "config": config,
             "epoch": self.epoch,
             "steps": self.steps,
             "G": self.G.state_dict(),
@@ -319,38 +320,49 @@ class Trainer:
             "healthy": self.healthy,
             "C": self.C.state_dict() if self.C is not None else None,
             "opt_C": self.opt_C.state_dict() if self.C is not None else None,
+            "partial": self.partial,
+            "changes": self.changes,
+            "commands": self.commands,
         }
 
     def set_learning_rates(self):
-        """The rates for the coming epoch: the config's, times lr_drop_factor once lr_drop_epoch epochs are done.
-        Set from the config each epoch, so a resumed run (whose Adam state carries the old rates) gets them too."""
-        cfg = self.config
-        drop = cfg.lr_drop_factor if cfg.lr_drop_epoch is not None and self.epoch >= cfg.lr_drop_epoch else 1.0
-        for optimizer, lr in ((self.opt_G, cfg.lr), (self.opt_D, cfg.lr * self.recipe.d_lr_ratio)):
+        """The rates for the coming epoch: the recipe's, times lr_drop_factor once lr_drop_epoch epochs are done.
+        Set each epoch, so a resumed run (whose Adam state carries the old rates) gets them too."""
+        recipe = self.recipe
+        drop = recipe.lr_drop_factor if recipe.lr_drop_epoch is not None and self.epoch >= recipe.lr_drop_epoch else 1
+        for optimizer, lr in ((self.opt_G, recipe.lr), (self.opt_D, recipe.lr * recipe.d_lr_ratio)):
             for group in optimizer.param_groups:
                 group["lr"] = lr * drop
 
     def load_state_dict(self, state):
+        """Everything of a saved state, checked: a state of another network names the file and the mismatch."""
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(state["G_ema"])
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            if self.C is not None:
+                self.C.load_state_dict(state["C"])
+                self.opt_C.load_state_dict(state["opt_C"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as error:
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            raise TrainingError(f"{self.state_path} does not match the networks of its own config "
+                                f"({type(error).__name__}: {' '.join(lines[:2])}); it is damaged or was written by "
+                                f"other code") from None
         self.epoch = state["epoch"]
         self.steps = state["steps"]
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        if self.G_ema is not None:
-            self.G_ema.load_state_dict(state["G_ema"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.history = state["history"]
         self.healthy = state["healthy"]
-        if self.C is not None:
-            self.C.load_state_dict(state["C"])
-            self.opt_C.load_state_dict(state["opt_C"])
+        self.partial = state.get("partial")
 
     # --- one step -----------------------------------------------------------------------------------------------------
     def train_step(self, real, labels, z):
         """One D step and one G step on a batch of real digits, with G's noise `z` (on the device)."""
-        loss = self.config.loss
+        loss, recipe = self.recipe.loss, self.recipe
         # Networks run under autocast (bf16 on a GPU); losses in fp32 outside it, where BCE is allowed.
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # (1) D step: real digits of their label vs. fakes of the same labels (G gets the label too).
@@ -360,8 +372,8 @@ class Trainer:
             real_logits = self.C(real) if self.C is not None else None
         d_loss = d_loss_fn(loss, real_scores.float(), fake_scores.float(), labels)
         d_total = d_loss
-        if self.config.r1_gamma and self.steps % R1_EVERY == 0:
-            d_total = d_loss + self.config.r1_gamma / 2 * R1_EVERY * r1_penalty(self.D, real, labels)
+        if recipe.r1_gamma and self.steps % R1_EVERY == 0:
+            d_total = d_loss + r1_term(recipe.r1_gamma, r1_penalty(self.D, real, labels))
         self.opt_D.zero_grad(set_to_none=True)
         d_total.backward()
         self.opt_D.step()
@@ -381,7 +393,9 @@ class Trainer:
         g_loss = g_loss_fn(loss, g_scores.float(), labels)
         g_total = g_loss
         if self.C is not None:  # G also pays when the classifier reads its fake as another digit
-            g_total = g_loss + self.config.aux_weight * F.cross_entropy(fake_logits.float(), labels)
+            g_total = g_total + aux_term(recipe.aux_weight, fake_logits.float(), labels)
+        if recipe.pixel_weight:
+            g_total = g_total + pixel_term(recipe.pixel_weight, fake.float(), real.float())
         self.opt_G.zero_grad(set_to_none=True)
         g_total.backward()
         for net in judges:
@@ -389,63 +403,119 @@ class Trainer:
         self.opt_G.step()
         self.steps += 1
         if self.G_ema is not None:
-            # Warm-up: early on the EMA follows G closely, so it is not dragged back to the random init.
-            update_ema(self.G_ema, self.G, min(self.recipe.ema_decay, (1 + self.steps) / (10 + self.steps)))
+            update_ema(self.G_ema, self.G, ema_decay(recipe.ema_decay, self.steps))
         return d_loss.detach(), g_loss.detach(), real_scores.detach(), fake_scores.detach()
 
     # --- the run --------------------------------------------------------------------------------------------------------
     def fit(self, log=print, progress=True):
         cfg = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
+        prepare_folder(self.out)
         (self.out / "samples").mkdir(exist_ok=True)
-        state_path = self.out / "state.pt"
         if self.resume_state is not None:
             self.load_state_dict(self.resume_state)
-            log(f"resumed {state_path} after epoch {self.epoch}")
+            where = f"in epoch {self.epoch + 1}, after step {self.partial['step']}" if self.partial else \
+                f"after epoch {self.epoch}"
+            log(f"resumed {self.state_path} {where}")
 
-        images, labels = load_mnist(train=True, data_dir=cfg.data_dir, mnist_dir=cfg.mnist_dir)
-        reference = images, labels  # the real digits the collapse probe compares with
-        if cfg.validation:
-            train_idx, val_idx = validation_split(labels)
-            self.validation_set = reference = images[val_idx], labels[val_idx]
-            images, labels = images[train_idx], labels[train_idx]
-        if cfg.limit:
-            images, labels = images[: cfg.limit], labels[: cfg.limit]
+        images, labels, reference = self.training_data()
         # The whole set lives on the device as uint8 (47 MB); batches are sliced from it, no DataLoader.
         images, labels = images.to(self.device), labels.to(self.device)
         probe = DiversityProbe(*reference, seed=cfg.seed)
         n = len(labels)
-        steps = max(1, n // cfg.batch_size)
-        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        batch = min(self.recipe.batch_size, n)  # a trial on fewer images than a batch trains on them all at once
+        steps = n // batch
+        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
 
-        while self.epoch < cfg.epochs:
-            self.set_learning_rates()
-            self.G.train()
-            self.D.train()
-            start = time.perf_counter()
-            order = torch.randperm(n, generator=self.rng).to(self.device)
-            # The epoch's noise in one draw and one copy: a copy from the CPU each step would stall a GPU. The numbers
-            # are the same as drawing each step's noise in turn (the generator's stream does not depend on the split).
-            noise = torch.randn(steps, cfg.batch_size, self.G.z_dim, generator=self.rng).to(self.device)
-            sums = torch.zeros(4, device=self.device)
-            bar = tqdm(range(steps), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", unit="step", leave=False,
-                       disable=not progress)
-            for step in bar:
-                idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx], noise[step])
-                sums += torch.stack([d_loss, g_loss,
-                                     score_as_probability(cfg.loss, real_s, labels[idx]),
-                                     score_as_probability(cfg.loss, fake_s, labels[idx])])
-                if step % 20 == 0:
-                    bar.set_postfix(D=f"{d_loss.item():.3f}", G=f"{g_loss.item():.3f}")
-            bar.close()
-            seconds = time.perf_counter() - start
-            self.epoch += 1
-            self.end_epoch(sums / steps, seconds, probe, log)
-            atomic_save(self.state_dict(), state_path)
-
+        with stop_on_sigint(self):
+            while self.epoch < cfg.epochs:
+                self.train_epoch(images, labels, batch, steps, probe, log, progress)
         save_training_curves(self.history, self.out)
         return self.finish(log)
+
+    def training_data(self):
+        """(images, labels) to train on, and (images, labels) of the real digits the collapse probe compares with:
+        with the recipe's validation split, the training part and the held-out digits; else all of the training set.
+        `limit` keeps the first images of the training part only."""
+        images, labels = load_mnist(train=True, data_dir=self.config.data_dir, mnist_dir=self.config.mnist_dir)
+        reference = images, labels
+        if self.recipe.validation:
+            train_idx, val_idx = validation_split(labels)
+            self.validation_set = reference = images[val_idx], labels[val_idx]
+            images, labels = images[train_idx], labels[train_idx]
+        if self.config.limit:
+            images, labels = images[: self.config.limit], labels[: self.config.limit]
+        return images, labels, reference
+
+    def train_epoch(self, images, labels, batch, steps, probe, log, progress):
+        """One epoch, or the rest of one that a Ctrl-C stopped; then its artifacts and the state."""
+        self.set_learning_rates()
+        self.G.train()
+        self.D.train()
+        partial, self.partial = self.partial, None
+        if partial:  # go on where the Ctrl-C stopped: the same order and noise, from the next step
+            self.rng.set_state(partial["rng"])
+        epoch_rng = self.rng.get_state()
+        order = torch.randperm(len(labels), generator=self.rng).to(self.device)
+        # The epoch's noise in one draw and one copy: a copy from the CPU each step would stall a GPU. The numbers are
+        # the same as drawing each step's noise in turn (the generator's stream does not depend on the split).
+        noise = torch.randn(steps, batch, self.G.z_dim, generator=self.rng).to(self.device)
+        first = partial["step"] if partial else 0
+        sums = partial["sums"].to(self.device) if partial else torch.zeros(4, device=self.device)
+        losses = partial["losses"].to(self.device) if partial else torch.zeros(steps, 2, device=self.device)
+        seconds_before = partial["seconds"] if partial else 0.0
+        start = time.perf_counter()
+        bar = tqdm(range(first, steps), desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="step",
+                   leave=False, disable=not progress, initial=first, total=steps)
+        for step in bar:
+            idx = order[step * batch:(step + 1) * batch]
+            d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx], noise[step])
+            losses[step] = torch.stack([d_loss, g_loss])
+            sums += torch.stack([d_loss, g_loss, score_as_probability(self.recipe.loss, real_s, labels[idx]),
+                                 score_as_probability(self.recipe.loss, fake_s, labels[idx])])
+            if step % PROGRESS_EVERY == 0 or step == steps - 1:
+                self.check_finite(losses[: step + 1])
+                bar.set_postfix(D=f"{d_loss.item():.3f}", G=f"{g_loss.item():.3f}")
+            if self.stop_requested:
+                self.check_finite(losses[: step + 1])
+                self.partial = {"step": step + 1, "rng": epoch_rng, "sums": sums.cpu(), "losses": losses.cpu(),
+                                "seconds": seconds_before + time.perf_counter() - start}
+                self.save_state()
+                raise TrainingInterrupted(f"stopped in epoch {self.epoch + 1} after step {step + 1}; "
+                                          f"the state is saved in {self.state_path}")
+        bar.close()
+        seconds = seconds_before + time.perf_counter() - start
+        self.epoch += 1
+        self.end_epoch(sums / steps, seconds, probe, log)
+        self.save_state()
+
+    def check_finite(self, losses):
+        """TrainingError naming the epoch and step where a loss first became NaN or infinite. Nothing of this
+        epoch is saved: state.pt keeps the last good epoch."""
+        bad = (~torch.isfinite(losses)).any(dim=1).nonzero()
+        if len(bad):
+            step = int(bad[0]) + 1
+            which = "D" if not torch.isfinite(losses[step - 1, 0]) else "G"
+            kept = (f"{self.state_path} keeps epoch {self.epoch}" if self.epoch
+                    else "no state was saved (it was the first epoch)")
+            raise TrainingError(f"{which}'s loss became {losses[step - 1].tolist()[which == 'G']} in epoch "
+                                f"{self.epoch + 1}, step {step}: training diverged. {kept}; no generator was saved "
+                                f"from the broken weights")
+
+    def save_state(self):
+        """state.pt, atomically: a failed write (a full disk) leaves the previous state.pt as it was."""
+        try:
+            atomic_save(self.state_dict(), self.state_path)
+        except OSError as error:
+            kept = f"{self.state_path} still holds epoch {self.resume_epoch_on_disk()}" if self.state_path.exists() \
+                else "no state was saved yet"
+            raise TrainingError(f"could not write {self.state_path} after epoch {self.epoch} ({error.strerror or error}); "
+                                f"{kept}, intact. Free some space and resume with --resume") from None
+
+    def resume_epoch_on_disk(self):
+        try:
+            return load_state(self.state_path)["epoch"]
+        except Exception:
+            return "?"
 
     def end_epoch(self, means, seconds, probe, log):
         G = self.final_G
@@ -475,7 +545,8 @@ class Trainer:
             self.healthy = {"epoch": self.epoch, "weights": copy.deepcopy(G.state_dict())}
 
     def finish(self, log):
-        """Save the last generator that was not collapsed (the final one, unless the end collapsed)."""
+        """The generator to save: the last one that was not collapsed (the final one, unless the end collapsed), its
+        BatchNorm statistics measured again, at the noise scale that measures best on the validation split."""
         G = self.final_G
         if self.healthy is None:
             log("WARNING: every epoch looked collapsed; saving the final generator anyway")
@@ -483,10 +554,78 @@ class Trainer:
             log(f"WARNING: the final generator is collapsed; saving epoch {self.healthy['epoch']}'s instead")
             G.load_state_dict(self.healthy["weights"])
         if self.G_ema is not None:
-            refresh_batchnorm_stats(G, self.config.batch_size, seed=self.config.seed)
-        model = ConditionalGenerator(arch=self.config.arch, size=self.config.size, output=self.config.output)
+            refresh_batchnorm_stats(G, self.recipe.batch_size, seed=self.config.seed)
+        model = ConditionalGenerator(arch=self.config.arch, size=self.recipe.size, output=self.recipe.output)
         model.net.load_state_dict(G.state_dict())
-        return model.cpu().eval()
+        model = model.cpu().eval()
+        if self.recipe.noise_scales and self.validation_set is not None:
+            model = self.choose_noise_scale(model, log)
+        return model
+
+    def choose_noise_scale(self, model, log):
+        """The model at the noise scale of recipe.noise_scales whose digits come closest to the validation digits
+        (cgan.selection); the test set is never looked at."""
+        from cgan.selection import choose_noise_scale
+        try:
+            scale, measured = choose_noise_scale(model, *self.validation_set, self.recipe.noise_scales,
+                                                 seed=self.config.seed, device=self.device)
+        except OSError as error:  # no evaluation classifier on disk: keep the plain scale
+            log(f"warning: the noise scale was not chosen ({error}); the generator samples at scale 1")
+            return model
+        self.noise_choice = {"scale": scale, "measured": measured}
+        log("noise scale, by the mean per-digit FD on the validation split: " +
+            ", ".join(f"{s:g}: {m['fd_per_digit']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
+        return model.with_noise_scale(scale)
+
+
+def load_state(path):
+    """A saved state.pt, read with weights_only=True (tensors and plain data only, never code); a damaged file is a
+    TrainingError naming it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise TrainingError(f"{path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}): it is "
+                            f"damaged or not a state saved by train.py; start a new run (another --out)") from None
+
+
+def prepare_folder(out):
+    """Make the run folder, or a TrainingError before any training if it cannot be written or the disk is full."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"cgan")
+        probe.unlink()
+    except OSError as error:
+        raise TrainingError(f"--out {out} cannot be written ({error.strerror or error}); choose another folder") \
+            from None
+    free = shutil.disk_usage(out).free
+    if free < MIN_FREE_BYTES:
+        raise TrainingError(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; a run needs at least "
+                            f"{MIN_FREE_BYTES / 2**20:.0f} MB (errno {errno.ENOSPC}: no space left)")
+
+
+class stop_on_sigint:
+    """While training, Ctrl-C asks the trainer to stop at the end of the step in progress (it then saves the state);
+    a second Ctrl-C stops at once."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum, frame):
+        if self.trainer.stop_requested:
+            raise KeyboardInterrupt
+        self.trainer.stop_requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def train(config: TrainConfig, log=print, progress=True):

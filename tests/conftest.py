@@ -9,6 +9,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist" / "raw"
 
+# Before huggingface_hub is imported (it reads this once, at import): the suite never touches the network.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 if not os.environ.get("CGAN_MNIST_DIR") and SHARED_MNIST.is_dir():
     os.environ["CGAN_MNIST_DIR"] = str(SHARED_MNIST)
 

@@ -7,6 +7,7 @@ On a Hugging Face Space, set CGAN_MODEL to a Hub repo id; without the Hub the bu
 """
 
 import logging
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -33,7 +34,7 @@ def handle(serve_fn, *args):
     try:
         return serve_fn(generator, result_files, *args)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(str(error), print_exception=False) from None  # a visitor's mistake, not a fault of ours
 
 
 def generate(digit, n, seed, noise_scale=None):
@@ -168,8 +169,10 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
 # The result files are written inside Gradio's own cache, so that it serves them without copying.
 result_files = ResultFiles(Path(demo.GRADIO_CACHE) / "cgan-digits")
 
-# Several visitors at once; each request is a few milliseconds of CPU.
-demo.queue(default_concurrency_limit=4, max_size=256)
+# Several visitors at once (each request is a few milliseconds of CPU); past max_size waiting requests, a new one is
+# turned away at once with "the queue is full" rather than left to hang. Both can be set for a larger or smaller host.
+demo.queue(default_concurrency_limit=int(os.environ.get("CGAN_CONCURRENCY", 4)),
+           max_size=int(os.environ.get("CGAN_MAX_QUEUE", 256)))
 
 if __name__ == "__main__":
     demo.launch(css=CSS)

@@ -1,5 +1,5 @@
-"""Speed: training throughput per architecture and size, generation latency of the bundled generator, and the app's
-server-side handling time.
+"""Speed: training throughput of each recipe, generation latency of the bundled generator, and the app's server-side
+time for a request of each tab.
 
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
     python benchmarks/speed.py --device cuda   # the GPU only
@@ -20,13 +20,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist, to_model_range  # noqa: E402
 from cgan.hub import load_generator  # noqa: E402
-from cgan.serving import ResultFiles, serve  # noqa: E402
+from cgan.recipe import RECIPES  # noqa: E402
+from cgan.serving import ResultFiles, serve, serve_morph, serve_number, serve_style_rows  # noqa: E402
 from cgan.training import TrainConfig, Trainer  # noqa: E402
 from machine import describe  # noqa: E402
 
-
-# (arch, size, deep_d): each size as it comes, the small G with the deeper D, and the report's network
-NETWORKS = [("dcgan", "small", False), ("dcgan", "small", True), ("dcgan", "large", True), ("seed", "small", False)]
+# (arch, budget): the recipe of each budget, and the report's network
+RECIPE_NAMES = [("dcgan", "cpu"), ("dcgan", "gpu"), ("seed", "cpu")]
 
 
 def timed(fn, repeats, sync):
@@ -40,10 +40,11 @@ def timed(fn, repeats, sync):
     return statistics.median(times)
 
 
-def training_throughput(arch, size, deep_d, device, images, labels, compile=None, steps=30, repeats=5):
-    trainer = Trainer(TrainConfig(arch=arch, size=size, deep_d=deep_d, device=str(device), out="/tmp/cgan-speed",
+def training_throughput(arch, budget, device, images, labels, compile=None, steps=30, repeats=5):
+    trainer = Trainer(TrainConfig(arch=arch, budget=budget, device=str(device), out="/tmp/cgan-speed",
                                   compile=compile))
-    batch = trainer.config.batch_size
+    batch = trainer.recipe.batch_size
+    steps = max(8, steps * 64 // batch)
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
     real, y = to_model_range(images[idx]).to(device), labels[idx].to(device)
@@ -56,8 +57,10 @@ def training_throughput(arch, size, deep_d, device, images, labels, compile=None
 
     run()  # warm-up (and compilation, where it is on)
     seconds = timed(run, repeats, sync)
-    return {"arch": arch, "size": size, "deep_d": deep_d, "compiled": trainer.config.compile, "batch_size": batch,
-            "images_per_s": steps * batch / seconds, "epoch_minutes": len(labels) / (steps * batch / seconds) / 60}
+    train_images = 55000 if trainer.recipe.validation else len(labels)
+    return {"arch": arch, "budget": budget, "compiled": trainer.config.compile, "batch_size": batch,
+            "images_per_s": steps * batch / seconds, "epoch_minutes": train_images / (steps * batch / seconds) / 60,
+            "recipe_minutes": trainer.recipe.epochs * train_images / (steps * batch / seconds) / 60}
 
 
 def generation_latency(generator, n, sync, repeats):
@@ -67,27 +70,35 @@ def generation_latency(generator, n, sync, repeats):
     return {"n": n, "ms": seconds * 1000, "images_per_s": n / seconds}
 
 
-def app_handling(generator, repeats=50):
-    """One request for 64 digits as the app serves it. `handler_ms`: parsing, generation and the 64 PNGs + the grid
-    PNG encoded and written where Gradio serves them from; `with_gradio_ms`: that plus the gallery's own
-    postprocessing and Gradio's cache bookkeeping of the 64 files."""
+def app_handling(generator, repeats=30):
+    """The server's time for one request of each tab, as the app serves it: parsing, generation, the files written
+    where Gradio serves them from, and Gradio's postprocessing and file bookkeeping of the outputs."""
     import gradio as gr
     from gradio.processing_utils import move_files_to_cache
 
     with gr.Blocks() as demo:
-        gallery = gr.Gallery(format="png")
+        gallery, picture = gr.Gallery(format="png"), gr.Image(type="filepath")
     files = ResultFiles(Path(demo.GRADIO_CACHE) / "cgan-digits-benchmark")
 
-    def handler():
-        return serve(generator, files, 7, 64, None)
+    def shown(component, value):
+        move_files_to_cache(component.postprocess(value), component, postprocess=True)
 
-    def with_gradio():
-        move_files_to_cache(gallery.postprocess(handler().image_paths), gallery, postprocess=True)
-
-    for _ in range(2):
-        with_gradio()
-    return {"n": 64, "handler_ms": timed(handler, repeats, lambda: None) * 1000,
-            "with_gradio_ms": timed(with_gradio, repeats, lambda: None) * 1000}
+    tabs = {
+        "digits, 64": lambda: shown(gallery, serve(generator, files, 7, 64, None).image_paths),
+        "digits, 16": lambda: shown(gallery, serve(generator, files, 7, 16, None).image_paths),
+        "a number, 12 digits by 8 hands": lambda: shown(picture, serve_number(generator, files, "0151 2345 678", 8,
+                                                                               None).path),
+        "one hand 0-9, 16 rows": lambda: shown(picture, serve_style_rows(generator, files, 16, None).path),
+        "a morph, 48 frames": lambda: shown(picture, serve_morph(generator, files, 3, 8, None, None, 48).path),
+    }
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the app serves each request
+    result = {}
+    for name, request in tabs.items():
+        request()
+        result[name] = timed(request, repeats, lambda: None) * 1000
+    torch.set_num_threads(threads)
+    return result
 
 
 def main():
@@ -110,13 +121,13 @@ def main():
         # On CUDA, train.py compiles by default: time that, and the eager networks beside it.
         modes = [None, False] if device.type == "cuda" else [None]
         entry = {"machine": describe(device), "torch": torch.__version__,
-                 "training": [training_throughput(arch, size, deep_d, device, images, labels, compile)
-                              for arch, size, deep_d in NETWORKS for compile in modes],
+                 "training": [training_throughput(arch, budget, device, images, labels, compile)
+                              for arch, budget in RECIPE_NAMES for compile in modes],
                  "generator": f"{generator.arch} ({generator.size})",
                  "generation": [generation_latency(generator, n, sync, 50 if n < 1024 else 10)
                                 for n in (1, 16, 64, 1024)]}
         if device.type == "cpu":
-            entry["app_request_64"] = app_handling(generator)
+            entry["app_ms"] = app_handling(generator)
         print(json.dumps(entry, indent=2), flush=True)
         (out / f"speed-{device.type}.json").write_text(json.dumps(entry, indent=2))
         (out / f"speed-{device.type}.md").write_text(report(device.type, entry))
@@ -126,19 +137,19 @@ def main():
 def report(kind, entry):
     """The markdown tables of one device's measurements."""
     lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}", "",
-             "| training | size | deep D | torch.compile | batch | images/s | minutes per epoch (60k images) |",
+             "| training | recipe | torch.compile | batch | images/s | minutes per epoch | minutes for the recipe |",
              "|---|---|---|---|---|---|---|"]
     yes_no = {True: "yes", False: "no"}
-    lines += [f"| {t['arch']} | {t['size']} | {yes_no[t['deep_d']]} | {yes_no[t['compiled']]} | {t['batch_size']} | "
-              f"{t['images_per_s']:.0f} | {t['epoch_minutes']:.2f} |" for t in entry["training"]]
+    lines += [f"| {t['arch']} | {t['budget']} | {yes_no[t['compiled']]} | {t['batch_size']} | "
+              f"{t['images_per_s']:.0f} | {t['epoch_minutes']:.2f} | {t['recipe_minutes']:.1f} |"
+              for t in entry["training"]]
     lines += ["", f"Generation, the bundled generator ({entry['generator']}):", "",
               "| generate(n) | median ms | images/s |", "|---|---|---|"]
     lines += [f"| {g['n']} | {g['ms']:.2f} | {g['images_per_s']:.0f} |" for g in entry["generation"]]
-    if "app_request_64" in entry:
-        app = entry["app_request_64"]
-        lines += ["", f"App, one request for 64 digits: the handler (validation, generation, 64 upscaled PNGs and "
-                      f"the grid PNG encoded and written) median {app['handler_ms']:.1f} ms; with Gradio's gallery "
-                      f"postprocessing and file bookkeeping added, median {app['with_gradio_ms']:.1f} ms"]
+    if "app_ms" in entry:
+        lines += ["", "App, the server's time for one request (one torch thread, as the app serves; with Gradio's "
+                      "postprocessing of the outputs):", "", "| tab | median ms |", "|---|---|"]
+        lines += [f"| {name} | {ms:.1f} |" for name, ms in entry["app_ms"].items()]
     return "\n".join(lines) + "\n"
 
 

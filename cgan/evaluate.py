@@ -36,9 +36,11 @@ BATCH = 1000
 
 class PrecomputedFeatures(nn.Module):
     """The torchmetrics "feature extractor" of the Fréchet distances: the identity, since they are fed the
-    classifier's 128-d features, computed once per set of images for every metric."""
+    classifier's features (128-d), computed once per set of images for every metric."""
 
-    num_features = FEATURE_DIM
+    def __init__(self, num_features=FEATURE_DIM):
+        super().__init__()
+        self.num_features = num_features
 
     def forward(self, features):
         return features
@@ -88,11 +90,12 @@ class Evaluator:
         self.test_features = self.features(test_images)
         self.test_labels = test_labels
         # One FD metric overall and one per digit, each keeping the test set's statistics across resets.
-        self.fd = FrechetInceptionDistance(feature=PrecomputedFeatures(), reset_real_features=False).to(self.device)
+        dim = self.test_features.shape[1]
+        self.fd = FrechetInceptionDistance(feature=PrecomputedFeatures(dim), reset_real_features=False).to(self.device)
         fill(self.fd, self.test_features, real=True)
         self.fd_digit = []
         for digit in range(NUM_CLASSES):
-            metric = FrechetInceptionDistance(feature=PrecomputedFeatures(), reset_real_features=False).to(self.device)
+            metric = FrechetInceptionDistance(feature=PrecomputedFeatures(dim), reset_real_features=False).to(self.device)
             fill(metric, self.test_features[test_labels.to(self.device) == digit], real=True)
             self.fd_digit.append(metric)
 

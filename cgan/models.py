@@ -97,7 +97,7 @@ class ConditionalBatchNorm2d(nn.Module):
         return torch.addcmul(shift, self.norm(x), scale)
 
 
-OUTPUTS = ("clamp", "tanh", "hybrid")
+OUTPUTS = ("clamp", "tanh")
 
 
 class DCGANGenerator(nn.Module):
@@ -134,8 +134,6 @@ class DCGANGenerator(nn.Module):
         x = F.pixel_shuffle(self.to_pixels(x), 2)
         if self.output == "tanh":
             return torch.tanh(x)
-        if self.output == "hybrid":  # background clamped at -1, ink through tanh (C1 at 0: both have slope 1)
-            return torch.where(x > 0, torch.tanh(x), x.clamp(min=-1))
         return x.clamp(-1, 1)
 
 

@@ -33,7 +33,6 @@ class Recipe:
     output: str = "tanh"  # G's last activation (cgan.models.OUTPUTS)
     r1_gamma: float = 0.0  # weight of the R1 penalty on real digits; 0: none
     aux_weight: float = 0.0  # weight of the auxiliary classifier's cross-entropy in G's loss; 0: none
-    pixel_weight: float = 0.0  # weight of the pixel-value term in G's loss (cgan.training.pixel_term); 0: none
     lr_drop_epoch: int | None = None  # after this many epochs both rates are multiplied by lr_drop_factor
     lr_drop_factor: float = 0.25
     validation: bool = False  # hold the validation split out of training (cgan.data.validation_split)
@@ -45,13 +44,13 @@ DCGAN_CPU = Recipe(
     d_size="small", deep_d=True,  # D: the deeper 2x2-conv D beat the 2-conv one on every metric but recall
     output="clamp",  # G reaches pure background and full ink: tanh left a grey haze a critic saw at once
     loss="nonsaturating", r1_gamma=1.0,  # with R1 on real digits, the objective that lifted recall most
-    aux_weight=0.1,  # a small classifier of real digits beside D: accuracy 99.2% -> 99.7% in 10 CPU epochs
+    aux_weight=0.3,  # a small classifier of real digits beside D: every digit's accuracy over 99% in 12 CPU epochs
     optimizer="adam", betas=(0.0, 0.9), lr=8e-4, d_lr_ratio=4.0,  # no momentum, D at 4x G's rate (runs 4-8)
     batch_size=128,  # 1.2x the images/s of batch 64 on a CPU, the same quality per epoch
     epochs=12, lr_drop_epoch=9, lr_drop_factor=0.25,  # about 12 minutes; the last quarter at a quarter of the rate
     ema_decay=0.999,  # the saved G is the EMA of its weights: steadier than G itself
     validation=True,  # 500 training digits of each class are held out: the noise scale is chosen on them
-    noise_scales=(0.95, 1.0, 1.05, 1.1),  # the width of the sampling noise, chosen on the validation split
+    noise_scales=(0.95, 1.0, 1.05, 1.1),  # the sampling noise's width: the one with the lowest FD on the validation split
 )
 
 RECIPES = {
@@ -86,7 +85,7 @@ def check_recipe(arch, recipe):
         raise ValueError(f"the seed architecture keeps the report's loss, got {recipe.loss!r}")
     if arch == "dcgan" and recipe.loss not in DCGAN_LOSSES:
         raise ValueError(f"loss must be one of {', '.join(DCGAN_LOSSES)} for dcgan, got {recipe.loss!r}")
-    for name in ("r1_gamma", "aux_weight", "pixel_weight"):
+    for name in ("r1_gamma", "aux_weight"):
         value = getattr(recipe, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be 0 or more, got {value!r}")

@@ -136,13 +136,6 @@ def aux_term(weight, fake_logits, labels):
     return weight * F.cross_entropy(fake_logits, labels)
 
 
-def pixel_term(weight, fake, real):
-    """weight x the 1-D Wasserstein distance between the pixel values of a batch of fakes and of the real batch of the
-    same digits: the mean gap between their sorted values. It asks G for the real digits' levels of grey, which a
-    discriminator hardly sees: pure background, and full ink at 252-254, not 255."""
-    return weight * (fake.flatten().sort().values - real.flatten().sort().values).abs().mean()
-
-
 def ema_decay(decay, steps):
     """The EMA's decay after `steps` steps: min(decay, (1 + steps) / (10 + steps)). Early on the EMA follows G
     closely, so it is not dragged back towards the random initial weights."""
@@ -394,8 +387,6 @@ class Trainer:
         g_total = g_loss
         if self.C is not None:  # G also pays when the classifier reads its fake as another digit
             g_total = g_total + aux_term(recipe.aux_weight, fake_logits.float(), labels)
-        if recipe.pixel_weight:
-            g_total = g_total + pixel_term(recipe.pixel_weight, fake.float(), real.float())
         self.opt_G.zero_grad(set_to_none=True)
         g_total.backward()
         for net in judges:
@@ -573,8 +564,8 @@ class Trainer:
             log(f"warning: the noise scale was not chosen ({error}); the generator samples at scale 1")
             return model
         self.noise_choice = {"scale": scale, "measured": measured}
-        log("noise scale, by the mean per-digit FD on the validation split: " +
-            ", ".join(f"{s:g}: {m['fd_per_digit']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
+        log("noise scale, by the FD on the validation split: " +
+            ", ".join(f"{s:g}: {m['fd']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
         return model.with_noise_scale(scale)
 
 

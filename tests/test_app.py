@@ -2,6 +2,7 @@
 headless Chromium."""
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -25,11 +26,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def serve_app(tmp_path_factory, **settings):
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **settings}
     env.pop("CGAN_MODEL", None)
     log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -45,9 +45,17 @@ def app_url(tmp_path_factory):
                 process.kill()
                 pytest.fail(f"the app did not start:\n{log.read()}")
             time.sleep(0.5)
+    return process, url, log
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    process, url, log = serve_app(tmp_path_factory)
     yield url
     process.terminate()
     process.wait(timeout=30)
+    log.seek(0)
+    assert "Traceback" not in log.read()  # no request, good or bad, made the server fail
     log.close()
 
 
@@ -214,3 +222,92 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_that_many(app_url):
         finally:
             browser.close()
     assert (ARTIFACTS / "app.png").stat().st_size > 0
+
+
+# --- under load ---------------------------------------------------------------------------------------------------
+
+def test_the_load_benchmarks_quick_mode_gets_every_request_and_image(app_url):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import load
+    result = load.run(app_url, requests=50, concurrency=8, n=16)
+    assert result["failures"] == 0, result["failure_examples"]
+
+
+def submit(url, endpoint, data):
+    """A request through the HTTP API, as a browser sends it: (the event, its data) or ("http", status)."""
+    import httpx
+    with httpx.Client(timeout=60) as http:
+        response = http.post(f"{url}gradio_api/call/{endpoint}", json={"data": data})
+        if response.status_code != 200:
+            return "http", (response.status_code, response.text)
+        event = None
+        with http.stream("GET", f"{url}gradio_api/call/{endpoint}/{response.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    return event, json.loads(line.split(":", 1)[1])
+    return "no answer", None
+
+
+def test_a_full_queue_turns_a_request_away_at_once_and_the_app_recovers(tmp_path_factory):
+    process, url, log = serve_app(tmp_path_factory, CGAN_MAX_QUEUE="2", CGAN_CONCURRENCY="1")
+    try:
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            start = time.time()
+            answers = list(pool.map(lambda i: (submit(url, "generate", [7, 64, i, None]), time.time() - start),
+                                    range(30)))
+        busy = [(data, seconds) for (event, data), seconds in answers if event == "http"]
+        assert busy and all(data[0] == 503 and "Queue is full" in data[1] for data, _ in busy)
+        assert all(seconds < 20 for _, seconds in answers)  # turned away or answered: never left hanging
+        assert all(event in ("complete", "http") for (event, _), _ in answers)
+        assert submit(url, "generate", [1, 1, 1, None])[0] == "complete"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_one_visitor_asking_for_the_most_over_and_over_does_not_starve_another(app_url):
+    stop, floods = [], []
+
+    def flood():
+        while not stop:
+            floods.append(submit(app_url, "generate", [8, 64, None, None])[0])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(6):
+            pool.submit(flood)
+        time.sleep(1)
+        small = []
+        for i in range(10):  # another visitor's one-digit requests, while the floods go on
+            start = time.time()
+            small.append((submit(app_url, "generate", [2, 1, i, None])[0], time.time() - start))
+        stop.append(True)
+    assert all(event == "complete" for event, _ in small) and len(floods) > 10
+    assert max(seconds for _, seconds in small) < 5
+
+
+def test_random_inputs_to_every_endpoint_get_a_result_or_a_clean_error(app_url):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    anything = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                         st.text(max_size=30), st.lists(st.integers(), max_size=3),
+                         st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+                         st.sampled_from(["", " ", "7", "64", "-1", "1e9", "nan", "2026", "0151 234", "１２"]),
+                         st.integers(-3, 70))
+    arity = {"generate": 4, "write_number": 4, "style_rows": 3, "morph": 6}
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(endpoint=st.sampled_from(sorted(arity)), values=st.lists(anything, min_size=6, max_size=6))
+    def call(endpoint, values):
+        event, data = submit(app_url, endpoint, values[:arity[endpoint]])
+        assert event in ("complete", "error"), (event, data)
+        if event == "error":
+            message = data["error"]
+            assert message and "Traceback" not in message and "File \"" not in message, message
+            assert " must be " in message or "a morph needs" in message, message
+
+    call()
+    assert submit(app_url, "generate", [3, 2, 1, None])[0] == "complete"  # and the server still serves

@@ -60,7 +60,7 @@ def test_shipped_classifier_reads_the_test_set(test_set):
 
 
 def test_json_output_has_every_number(capsys, data_dir):
-    main(["--n-per-digit", "20", "--json", "--data-dir", str(data_dir)])
+    main(["--n-per-digit", "20", "--json", "--no-c2st", "--data-dir", str(data_dir)])
     result = json.loads(capsys.readouterr().out)
     assert result["n_per_digit"] == 20 and (result["arch"], result["size"]) == ("dcgan", "small")  # the bundled one
     for side in ("model", "real"):
@@ -71,20 +71,20 @@ def test_json_output_has_every_number(capsys, data_dir):
 
 
 def test_another_noise_scale_is_measured_and_reported_but_not_saved_over_the_model(capsys, data_dir, tmp_path):
-    main(["--n-per-digit", "10", "--json", "--data-dir", str(data_dir)])
+    main(["--n-per-digit", "10", "--json", "--no-c2st", "--data-dir", str(data_dir)])
     plain = json.loads(capsys.readouterr().out)
-    main(["--n-per-digit", "10", "--json", "--noise-scale", "3", "--data-dir", str(data_dir)])
+    main(["--n-per-digit", "10", "--json", "--no-c2st", "--noise-scale", "3", "--data-dir", str(data_dir)])
     wide = json.loads(capsys.readouterr().out)
     assert (plain["noise_scale"], wide["noise_scale"]) == (load_generator().noise_scale, 3.0)  # its own, then 3
     assert wide["model"]["fd"] > plain["model"]["fd"]  # three times the noise draws off the digits' distribution
     assert wide["real"] == plain["real"]
-    main(["--n-per-digit", "10", "--noise-scale", "3", "--data-dir", str(data_dir)])
+    main(["--n-per-digit", "10", "--no-c2st", "--noise-scale", "3", "--data-dir", str(data_dir)])
     assert "noise scale 3" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--n-per-digit", "10", "--noise-scale", "3", "--save"])
     assert "--save records the model as it is saved" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="noise_scale must be a number above 0"):
-        main(["--n-per-digit", "10", "--noise-scale", "0", "--data-dir", str(data_dir)])
+        main(["--n-per-digit", "10", "--no-c2st", "--noise-scale", "0", "--data-dir", str(data_dir)])
 
 
 def test_a_model_that_does_not_exist_is_a_clear_error(tmp_path, capsys):
@@ -96,3 +96,126 @@ def test_a_model_that_does_not_exist_is_a_clear_error(tmp_path, capsys):
 def test_asking_for_a_missing_gpu_is_a_clear_error():
     with pytest.raises(SystemExit, match="no CUDA GPU is available"):
         main(["--device", "cuda", "--n-per-digit", "10"])
+
+
+# --- the evaluator's numbers, through Evaluator itself ----------------------------------------------------------------
+
+class KnownFeatures(torch.nn.Module):
+    """A stand-in classifier whose 'images' are already 12-d feature vectors: features(x) = x, and its head reads
+    the first ten as the logits of the digits."""
+
+    def features(self, x):
+        return x.float()
+
+    def head(self, features):
+        return features[:, :10]
+
+
+def test_accuracy_counts_the_digits_read_as_asked_on_a_known_mix(test_set):
+    from cgan.evaluate import Evaluator
+    images, labels = test_set
+    classifier = load_classifier()
+    read = classifier.predict(images[:2000])
+    right = (read == labels[:2000]).nonzero().squeeze(1)[:1000]  # 1,000 digits the classifier reads right
+    images, labels = images[right], labels[right].clone()
+    wrong = torch.arange(0, 1000, 10)  # every tenth asked for as the next digit: 100 wrong of 1,000
+    labels[wrong] = (labels[wrong] + 1) % 10
+    scores = Evaluator(classifier, *test_set).score(images, labels)
+    assert scores["accuracy"] == pytest.approx(0.9)
+    for digit in range(10):
+        asked = labels == digit
+        expected = 1 - (asked[wrong].sum() / asked.sum()).item()
+        assert scores["accuracy_per_digit"][digit] == pytest.approx(expected)
+    assert scores["accuracy_min"] == pytest.approx(min(scores["accuracy_per_digit"]))
+
+
+def test_per_digit_frechet_distance_precision_and_recall_through_the_evaluator():
+    from cgan.evaluate import Evaluator
+    torch.manual_seed(0)
+    real = torch.randn(4000, 12, dtype=torch.float64)
+    labels = torch.arange(10).repeat(400)
+    evaluator = Evaluator(KnownFeatures(), real, labels)
+    shift = torch.zeros(10, 12, dtype=torch.float64)
+    shift[3, 0], shift[7, 1] = 2.0, 3.0  # digit 3 moved by 2, digit 7 by 3, the rest exactly the real features
+    scores = evaluator.score(real + shift[labels], labels)
+    each = scores["fd_per_digit_each"]
+    assert each[3] == pytest.approx(4.0, rel=1e-3) and each[7] == pytest.approx(9.0, rel=1e-3)
+    assert all(abs(each[d]) < 1e-3 for d in range(10) if d not in (3, 7))
+    assert scores["fd_per_digit"] == pytest.approx(13.0 / 10, rel=1e-3)
+    same = evaluator.score(real.clone(), labels)
+    assert (same["precision"], same["recall"]) == (1.0, 1.0)
+    collapsed = evaluator.score(real[:1].repeat(4000, 1) + 1e-4 * torch.randn(4000, 12, dtype=torch.float64), labels)
+    assert collapsed["recall"] < 0.01
+
+
+def test_the_shipped_model_scores_as_its_evaluation_json_says_on_a_small_sample(test_set):
+    # 200 samples per digit against the 1,000 of the recorded evaluation: within a few sampling errors.
+    from cgan.evaluate import Evaluator
+    from cgan.hub import BUNDLED_GENERATOR
+    recorded = json.loads((BUNDLED_GENERATOR / "evaluation.json").read_text())["model"]
+    evaluator = Evaluator(load_classifier(), *test_set)
+
+    def close(scores):
+        return (abs(scores["accuracy"] - recorded["accuracy"]) <= 0.01
+                and abs(scores["precision"] - recorded["precision"]) <= 0.04
+                and abs(scores["recall"] - recorded["recall"]) <= 0.06
+                and scores["fd"] <= 3 * recorded["fd"] + 0.2)
+
+    assert close(evaluator.score_generator(load_generator(), 200, seed=0))
+    from cgan import ConditionalGenerator
+    untrained = ConditionalGenerator("dcgan")
+    assert not close(evaluator.score_generator(untrained, 200, seed=0))
+
+
+# --- the two-sample test and the pixel histogram ----------------------------------------------------------------------
+
+def test_the_pixel_histogram_distance_on_known_cases():
+    from cgan.two_sample import pixel_tv
+    zeros, full = torch.zeros(4, 28, 28, dtype=torch.uint8), torch.full((4, 28, 28), 255, dtype=torch.uint8)
+    assert pixel_tv(zeros, zeros) == 0 and pixel_tv(zeros, full) == 1
+    half = zeros.clone()
+    half[:2] = 255
+    assert pixel_tv(half, zeros) == pytest.approx(0.5)
+
+
+@pytest.fixture(scope="module")
+def real_halves(test_set):
+    images, labels = test_set
+    return (images[:2000], labels[:2000]), (images[2000:4000], labels[2000:4000])
+
+
+def test_c2st_cannot_tell_two_halves_of_the_real_digits_apart(real_halves):
+    from cgan.two_sample import c2st
+    (a, la), (b, lb) = real_halves
+    accuracy, epochs = c2st(a, la, b, lb)
+    assert 0.4 < accuracy < 0.6 and epochs >= 4
+
+
+@pytest.mark.parametrize("change", ["shift", "noise"])
+def test_c2st_tells_real_digits_from_visibly_changed_ones(real_halves, change):
+    from cgan.two_sample import c2st
+    (a, la), (b, lb) = real_halves
+    if change == "shift":  # two pixels to the right
+        changed = torch.roll(a, shifts=2, dims=2)
+    else:  # faint noise on every pixel
+        noise = torch.randint(0, 24, a.shape, generator=torch.Generator().manual_seed(0), dtype=torch.int16)
+        changed = (a.to(torch.int16) + noise).clamp(0, 255).to(torch.uint8)
+    assert c2st(changed, la, b, lb)[0] > 0.8
+
+
+def test_c2st_is_the_same_for_the_same_seed_and_leaves_the_global_rng_alone(real_halves):
+    from cgan.two_sample import c2st
+    (a, la), (b, lb) = real_halves
+    state = torch.get_rng_state()
+    first = c2st(a[:600], la[:600], b[:600], lb[:600], seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert c2st(a[:600], la[:600], b[:600], lb[:600], seed=3) == first
+
+
+def test_json_output_has_the_two_sample_test_and_no_c2st_skips_it(capsys, data_dir):
+    main(["--n-per-digit", "20", "--json", "--data-dir", str(data_dir)])
+    result = json.loads(capsys.readouterr().out)
+    for side in ("model", "real"):
+        assert 0 <= result[side]["c2st"] <= 1 and 0 <= result[side]["pixel_tv"] <= 1
+    main(["--n-per-digit", "20", "--json", "--no-c2st", "--data-dir", str(data_dir)])
+    assert "c2st" not in json.loads(capsys.readouterr().out)["model"]

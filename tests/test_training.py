@@ -44,7 +44,7 @@ def test_the_default_recipe_is_the_documented_one_on_each_budget():
     cpu, gpu = RECIPES[("dcgan", "cpu")], RECIPES[("dcgan", "gpu")]
     assert (cpu.size, cpu.d_size, cpu.deep_d, cpu.output, cpu.loss) == ("small", "small", True, "clamp",
                                                                          "nonsaturating")
-    assert (cpu.r1_gamma, cpu.aux_weight, cpu.batch_size, cpu.epochs, cpu.lr_drop_epoch) == (1.0, 0.1, 128, 12, 9)
+    assert (cpu.r1_gamma, cpu.aux_weight, cpu.batch_size, cpu.epochs, cpu.lr_drop_epoch) == (1.0, 0.3, 128, 12, 9)
     assert (gpu.size, gpu.d_size, gpu.deep_d, gpu.output, gpu.loss) == ("small", "large", True, "clamp",
                                                                         "nonsaturating")
     assert (gpu.r1_gamma, gpu.aux_weight, gpu.batch_size, gpu.epochs, gpu.lr_drop_epoch) == (3.0, 0.03, 256, 70, 50)
@@ -115,7 +115,7 @@ def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_comm
     # The noise scale was chosen on the validation split, and the saved model samples at it.
     measured = training["noise_scale_validation"]
     assert set(measured) == {"0.95", "1.0", "1.05", "1.1"}
-    best = min(measured, key=lambda scale: measured[scale]["fd_per_digit"])
+    best = min(measured, key=lambda scale: measured[scale]["fd"])
     assert float(best) == training["noise_scale"] == load_generator(folder).noise_scale
     generator = load_generator(folder)
     assert (generator.arch, generator.size, generator.output) == ("dcgan", "small", "clamp")

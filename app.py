@@ -85,6 +85,22 @@ def wire(fn, inputs, outputs, name, triggers):
           trigger_mode="always_last", show_progress="hidden")
 
 
+def actions(button_label, download_label, seed_labels=("Seed used",)):
+    """The row under a tab's inputs: its button, the seeds used (shown back, so any result can be made again), and
+    the download."""
+    with gr.Row():
+        button = gr.Button(button_label, variant="primary")
+        seeds_used = [gr.Number(label=label, precision=0, interactive=False) for label in seed_labels]
+        download = gr.DownloadButton(download_label)
+    return button, seeds_used, download
+
+
+def picture(label, elem_id, format="png"):
+    """A result shown as one picture, its pixels kept square."""
+    return gr.Image(label=label, elem_id=elem_id, type="filepath", format=format, elem_classes="pixelated",
+                    interactive=False)
+
+
 def changes(inputs):
     """An input's change (a textbox's Enter or leaving it) regenerates, as on the first tab."""
     return [trigger for box in inputs for trigger in ((box.submit, box.blur) if isinstance(box, gr.Textbox)
@@ -102,14 +118,11 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Number of samples")
                 seed = seed_box("seed")
                 scale = neatness()
-            with gr.Row():
-                button = gr.Button("Generate", variant="primary")
-                seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-                download = gr.DownloadButton("Download grid (PNG)")
+            button, seed_used, download = actions("Generate", "Download grid (PNG)")
             gallery = gr.Gallery(label="Generated digits", elem_id="digits", columns=8, format="png",
                                  object_fit="contain", height="auto", preview=False)
             inputs = [digit, count, seed, scale]
-            wire(generate, inputs, [gallery, seed_used, download], "generate",
+            wire(generate, inputs, [gallery, *seed_used, download], "generate",
                  [demo.load, button.click, *changes(inputs)])
 
         with gr.Tab("Write a number"):
@@ -118,14 +131,10 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 hands = gr.Slider(1, MAX_HANDS, value=4, step=1, label="Hands")
                 number_seed = seed_box("number-seed")
                 number_scale = neatness()
-            with gr.Row():
-                number_button = gr.Button("Write", variant="primary")
-                number_seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-                number_download = gr.DownloadButton("Download (PNG)")
-            number_picture = gr.Image(label="The number, one hand per line", elem_id="number", type="filepath",
-                                      format="png", elem_classes="pixelated", interactive=False)
+            number_button, number_seed_used, number_download = actions("Write", "Download (PNG)")
+            number_picture = picture("The number, one hand per line", "number")
             inputs = [text, hands, number_seed, number_scale]
-            wire(write_number, inputs, [number_picture, number_seed_used, number_download], "write_number",
+            wire(write_number, inputs, [number_picture, *number_seed_used, number_download], "write_number",
                  [number_button.click, *changes(inputs)])
 
         with gr.Tab("One hand, 0-9"):
@@ -133,14 +142,10 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 rows = gr.Slider(1, MAX_ROWS, value=6, step=1, label="Hands (rows)")
                 rows_seed = seed_box("rows-seed")
                 rows_scale = neatness()
-            with gr.Row():
-                rows_button = gr.Button("Write 0-9", variant="primary")
-                rows_seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-                rows_download = gr.DownloadButton("Download (PNG)")
-            rows_picture = gr.Image(label="Each row: one noise vector, the digits 0-9", elem_id="style-rows",
-                                    type="filepath", format="png", elem_classes="pixelated", interactive=False)
+            rows_button, rows_seed_used, rows_download = actions("Write 0-9", "Download (PNG)")
+            rows_picture = picture("Each row: one noise vector, the digits 0-9", "style-rows")
             inputs = [rows, rows_seed, rows_scale]
-            wire(style_rows, inputs, [rows_picture, rows_seed_used, rows_download], "style_rows",
+            wire(style_rows, inputs, [rows_picture, *rows_seed_used, rows_download], "style_rows",
                  [rows_button.click, *changes(inputs)])
 
         with gr.Tab("Morph"):
@@ -152,15 +157,11 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
             with gr.Row():
                 frames = gr.Slider(*FRAMES, value=24, step=1, label="Frames")
                 morph_scale = neatness()
-            with gr.Row():
-                morph_button = gr.Button("Morph", variant="primary")
-                from_seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-                to_seed_used = gr.Number(label="To seed used", precision=0, interactive=False)
-                morph_download = gr.DownloadButton("Download (GIF)")
-            animation = gr.Image(label="Morph", elem_id="morph", type="filepath", format="gif",
-                                 elem_classes="pixelated", interactive=False)
+            morph_button, morph_seeds_used, morph_download = actions("Morph", "Download (GIF)",
+                                                                     ("Seed used", "To seed used"))
+            animation = picture("Morph", "morph", format="gif")
             inputs = [from_digit, to_digit, from_seed, to_seed, frames, morph_scale]
-            wire(morph, inputs, [animation, from_seed_used, to_seed_used, morph_download], "morph",
+            wire(morph, inputs, [animation, *morph_seeds_used, morph_download], "morph",
                  [morph_button.click, *changes(inputs)])
 
     with gr.Accordion("About this model", open=False):

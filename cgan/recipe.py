@@ -50,7 +50,7 @@ DCGAN_CPU = Recipe(
     epochs=12, lr_drop_epoch=9, lr_drop_factor=0.25,  # about 12 minutes; the last quarter at a quarter of the rate
     ema_decay=0.999,  # the saved G is the EMA of its weights: steadier than G itself
     validation=True,  # 500 training digits of each class are held out: the noise scale is chosen on them
-    noise_scales=(0.95, 1.0, 1.05, 1.1),  # the sampling noise's width: the one with the lowest FD on the validation split
+    noise_scales=(0.95, 1.0, 1.05, 1.1),  # the sampling noise's width: the lowest per-digit FD on the validation split
 )
 
 RECIPES = {

@@ -564,8 +564,8 @@ class Trainer:
             log(f"warning: the noise scale was not chosen ({error}); the generator samples at scale 1")
             return model
         self.noise_choice = {"scale": scale, "measured": measured}
-        log("noise scale, by the FD on the validation split: " +
-            ", ".join(f"{s:g}: {m['fd']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
+        log("noise scale, by the mean per-digit FD on the validation split: " +
+            ", ".join(f"{s:g}: {m['fd_per_digit']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
         return model.with_noise_scale(scale)
 
 

@@ -115,7 +115,7 @@ def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_comm
     # The noise scale was chosen on the validation split, and the saved model samples at it.
     measured = training["noise_scale_validation"]
     assert set(measured) == {"0.95", "1.0", "1.05", "1.1"}
-    best = min(measured, key=lambda scale: measured[scale]["fd"])
+    best = min(measured, key=lambda scale: measured[scale]["fd_per_digit"])
     assert float(best) == training["noise_scale"] == load_generator(folder).noise_scale
     generator = load_generator(folder)
     assert (generator.arch, generator.size, generator.output) == ("dcgan", "small", "clamp")

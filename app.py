@@ -15,7 +15,7 @@ import torch
 
 from cgan.generation import NOISE_SCALES
 from cgan.serving import (FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe, load_for_app, serve,
-                          serve_morph, serve_number, serve_style_rows)
+                          serve_grid, serve_morph, serve_number, serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -26,7 +26,7 @@ generator = load_for_app()
 torch.set_num_threads(1)
 
 # Keep upscaled pixels square wherever a digit is shown.
-CSS = "#digits img, #digits button img, .pixelated img { image-rendering: pixelated; }"
+CSS = ".pixelated img { image-rendering: pixelated; }"
 
 
 def handle(serve_fn, *args):
@@ -38,10 +38,17 @@ def handle(serve_fn, *args):
 
 
 def generate(digit, n, seed, noise_scale=None):
-    """The generate endpoint: (digit 0-9, n 1-64, seed or empty, noise scale or empty) -> (gallery, seed used, grid
-    PNG)."""
+    """The generate endpoint, for API callers: (digit 0-9, n 1-64, seed or empty, noise scale or empty) -> (the
+    digits, one PNG each; seed used; the grid PNG)."""
     result = handle(serve, digit, n, seed, noise_scale)
     return result.image_paths, result.seed, result.grid_path
+
+
+def digits(digit, n, seed, noise_scale=None):
+    """What the Digits tab shows: (digit, n, seed, noise scale) -> (the grid picture, seed used, the same to
+    download)."""
+    picture = handle(serve_grid, digit, n, seed, noise_scale)
+    return picture.path, picture.seeds[0], picture.path
 
 
 def write_number(text, n, seed, noise_scale=None):
@@ -119,11 +126,17 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 seed = seed_box("seed")
                 scale = neatness()
             button, seed_used, download = actions("Generate", "Download grid (PNG)")
-            gallery = gr.Gallery(label="Generated digits", elem_id="digits", columns=8, format="png",
-                                 object_fit="contain", height="auto", preview=False)
+            digits_picture = picture("Generated digits", "digits")
             inputs = [digit, count, seed, scale]
-            wire(generate, inputs, [gallery, *seed_used, download], "generate",
+            wire(digits, inputs, [digits_picture, *seed_used, download], "digits",
                  [demo.load, button.click, *changes(inputs)])
+            # The same request with each digit as its own PNG, for API callers (gradio_client): a hidden gallery,
+            # since the page shows the digits as one picture, a single file for the browser to fetch.
+            with gr.Row(visible=False):
+                api_trigger = gr.Button()
+                api_gallery = gr.Gallery(format="png")
+                api_seed, api_grid = gr.Number(precision=0), gr.File()
+            wire(generate, inputs, [api_gallery, api_seed, api_grid], "generate", [api_trigger.click])
 
         with gr.Tab("Write a number"):
             with gr.Row():
@@ -167,8 +180,10 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
     with gr.Accordion("About this model", open=False):
         gr.Markdown(describe(generator))
 
-# The result files are written inside Gradio's own cache, so that it serves them without copying.
+# The result files are written inside Gradio's own cache, and marked static, so that Gradio serves them as they are:
+# no copy, and none of the checks it makes of a file it has not seen.
 result_files = ResultFiles(Path(demo.GRADIO_CACHE) / "cgan-digits")
+gr.set_static_paths([result_files.root])
 
 # Several visitors at once (each request is a few milliseconds of CPU); past max_size waiting requests, a new one is
 # turned away at once with "the queue is full" rather than left to hang. Both can be set for a larger or smaller host.

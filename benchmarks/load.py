@@ -1,12 +1,13 @@
-"""The app under load, driven the way a browser drives it: submit a request through Gradio's HTTP API, read the
-result stream, then fetch every image of the gallery and the grid.
+"""The app under load, driven the way a browser drives it: each visitor is a session (a page left open), joins
+Gradio's queue with a request of the Digits tab, reads its session's event stream to the result, then fetches every
+file the result shows (the page shows the digits as one picture, which is also the download).
 
     python benchmarks/load.py                                  # starts the app, 500 requests from 32 visitors
     python benchmarks/load.py --url http://127.0.0.1:7860/     # an app already running
     python benchmarks/load.py --requests 50 --concurrency 8    # a quick look
 
 Reports failures, p50 / p95 latency (submit to the last image fetched) and requests per second, with the machine.
-Writes load.json and load.md to --out. gradio_client is not used: its own per-client overhead, not the server, would
+Writes load-ENDPOINT.json and load-ENDPOINT.md to --out. gradio_client is not used: its own per-client overhead, not the server, would
 be measured.
 """
 
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -28,38 +30,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 
-def image_urls(result):
-    """The URLs of every file in a /generate result: the gallery's images, then the grid."""
-    gallery, _seed, grid = result
-    return [item["image"]["url"] for item in gallery] + [grid["url"]]
+def file_urls(value):
+    """The URLs of every file in a result, each once, as a browser fetches them."""
+    if isinstance(value, dict):
+        found = [value["url"]] if value.get("meta", {}).get("_type") == "gradio.FileData" else []
+        return list(dict.fromkeys(found + [url for item in value.values() for url in file_urls(item)]))
+    if isinstance(value, list):
+        return list(dict.fromkeys(url for item in value for url in file_urls(item)))
+    return []
 
 
-async def one_request(client, url, digit, n, seed):
+async def endpoint_index(client, url, endpoint):
+    """The index of the event with api_name `endpoint` in the app's config, as the page knows it."""
+    config = (await client.get(f"{url}config")).json()
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == endpoint)
+
+
+async def one_request(client, url, session, fn_index, digit, n, seed):
     """(seconds, None) for a request answered in full, or (seconds, what went wrong)."""
     start = time.perf_counter()
     try:
-        submitted = await client.post(f"{url}gradio_api/call/generate", json={"data": [digit, n, seed, None]})
-        submitted.raise_for_status()
-        event_id = submitted.json()["event_id"]
-        event, data = None, None
-        async with client.stream("GET", f"{url}gradio_api/call/generate/{event_id}") as stream:
+        joined = await client.post(f"{url}gradio_api/queue/join", json={
+            "data": [digit, n, seed, None], "fn_index": fn_index, "session_hash": session, "event_data": None,
+            "trigger_id": None})
+        joined.raise_for_status()
+        message = None
+        async with client.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:
             async for line in stream.aiter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event in ("complete", "error"):
-                    data = json.loads(line.split(":", 1)[1])
-                    break
-        if event != "complete":
-            return time.perf_counter() - start, f"{event}: {data}"
-        for image in image_urls(data):
-            fetched = await client.get(image)
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        break
+        if not (message and message.get("success")):
+            return time.perf_counter() - start, f"no result: {message}"
+        for file in file_urls(message["output"]["data"]):
+            fetched = await client.get(file)
             fetched.raise_for_status()
         return time.perf_counter() - start, None
     except (httpx.HTTPError, KeyError, ValueError) as error:
         return time.perf_counter() - start, f"{type(error).__name__}: {error}"
 
 
-async def drive(url, requests, concurrency, n):
+async def drive(url, requests, concurrency, n, endpoint):
     """Send `requests` requests from `concurrency` visitors at once, each visitor one request after another."""
     queue = asyncio.Queue()
     for i in range(requests):
@@ -67,24 +79,28 @@ async def drive(url, requests, concurrency, n):
     results = []
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        fn_index = await endpoint_index(client, url, endpoint)
+
         async def visitor():
+            session = uuid.uuid4().hex[:11]  # one page, one session, as a browser tab has
             while not queue.empty():
                 i = queue.get_nowait()
-                results.append(await one_request(client, url, i % 10, n, i))
+                results.append(await one_request(client, url, session, fn_index, i % 10, n, i))
 
         start = time.perf_counter()
         await asyncio.gather(*(visitor() for _ in range(concurrency)))
         seconds = time.perf_counter() - start
     latencies = sorted(t for t, _ in results)
     failures = [error for _, error in results if error]
-    return {"requests": requests, "concurrency": concurrency, "n": n, "failures": len(failures),
+    return {"endpoint": endpoint, "requests": requests, "concurrency": concurrency, "n": n, "failures": len(failures),
             "failure_examples": failures[:3], "p50_s": statistics.median(latencies),
             "p95_s": latencies[int(0.95 * (len(latencies) - 1))], "requests_per_s": requests / seconds,
             "seconds": seconds}
 
 
-def run(url, requests=500, concurrency=32, n=16):
-    return asyncio.run(drive(url, requests, concurrency, n))
+def run(url, requests=500, concurrency=32, n=16, endpoint="digits"):
+    """`endpoint`: "digits", the page's; or "generate", the API's, which returns each digit as a file."""
+    return asyncio.run(drive(url, requests, concurrency, n, endpoint))
 
 
 def free_port():
@@ -119,12 +135,14 @@ def main():
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--n", type=int, default=16, help="digits per request")
     parser.add_argument("--repeats", type=int, default=3, help="runs; the table gives each and the median")
+    parser.add_argument("--endpoint", choices=["digits", "generate"], default="digits",
+                        help="digits: what the page asks for (default); generate: the API's, a file per digit")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
     process, url = (None, args.url) if args.url else start_app()
     try:
-        run(url, 2 * args.concurrency, args.concurrency, args.n)  # warm-up
-        runs = [run(url, args.requests, args.concurrency, args.n) for _ in range(args.repeats)]
+        run(url, 2 * args.concurrency, args.concurrency, args.n, args.endpoint)  # warm-up
+        runs = [run(url, args.requests, args.concurrency, args.n, args.endpoint) for _ in range(args.repeats)]
     finally:
         if process:
             process.terminate()
@@ -133,15 +151,16 @@ def main():
                          for key in ("failures", "p50_s", "p95_s", "requests_per_s")}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(result, indent=2))
-    lines = [f"`python benchmarks/load.py` ({args.requests} requests from {args.concurrency} visitors at once, "
-             f"{args.n} digits each, every image fetched; the driver on the same machine). Machine: "
-             f"{result['machine']}.", "", "| run | failures | p50 | p95 | requests/s |", "|---|---|---|---|---|"]
+    (out / f"load-{args.endpoint}.json").write_text(json.dumps(result, indent=2))
+    lines = [f"`python benchmarks/load.py --endpoint {args.endpoint}` ({args.requests} requests from "
+             f"{args.concurrency} visitors at once, {args.n} digits each, every file fetched; the driver on the same "
+             f"machine). Machine: {result['machine']}.", "", "| run | failures | p50 | p95 | requests/s |",
+             "|---|---|---|---|---|"]
     for i, r in enumerate(runs, 1):
         lines.append(f"| {i} | {r['failures']} | {r['p50_s']:.2f} s | {r['p95_s']:.2f} s | {r['requests_per_s']:.1f} |")
     m = result["median"]
     lines.append(f"| median | {m['failures']:g} | {m['p50_s']:.2f} s | {m['p95_s']:.2f} s | {m['requests_per_s']:.1f} |")
-    (out / "load.md").write_text("\n".join(lines) + "\n")
+    (out / f"load-{args.endpoint}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -25,7 +25,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cgan.classifier import FEATURE_DIM, MnistClassifier
 from cgan.data import DEFAULT_DATA_DIR, load_mnist
-from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, load_generator, quiet_stdout, resolve_source,
+from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, ROOT, load_generator, quiet_stdout, resolve_source,
                       weights_sha256, write_model_card)
 from cgan.models import NUM_CLASSES
 from cgan.training import pick_device
@@ -241,7 +241,7 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
     evaluator = Evaluator(load_classifier(classifier), *load_mnist(False, data_dir, mnist_dir), device=device)
     train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
     return {
-        "model_source": generator.source,
+        "model_source": shown_source(generator.source),
         "weights_sha256": weights_sha256(generator.source),
         "arch": generator.arch,
         "size": generator.size,
@@ -252,6 +252,14 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
         "real": evaluator.score(*real_sample(train_images, train_labels, min(n_per_digit, 5421), seed), two_sample),
         "seconds": time.perf_counter() - start,
     }
+
+
+def shown_source(source):
+    """A model's source as a record shows it: a folder inside this repository relative to it, anything else as given."""
+    try:
+        return str(Path(source).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(source)
 
 
 def report(result):

@@ -140,10 +140,10 @@ class ResultFiles:
         upscale(grid_image(images, nrow=8), scale=2).save(grid, compress_level=1)
         return [str(path) for path in paths], str(grid)
 
-    def save_picture(self, image, name):
-        """One uint8 image, SCALE x upscaled, as a PNG; returns its path."""
+    def save_picture(self, image, name, scale=SCALE):
+        """One uint8 image, upscaled `scale` x, as a PNG; returns its path."""
         (path,) = self.paths([f"{name}.png"])
-        upscale(image).save(path, compress_level=1)
+        upscale(image, scale).save(path, compress_level=1)
         return str(path)
 
     def save_animation(self, frames, name):
@@ -161,6 +161,16 @@ def serve(generator, files, digit, n, seed, noise_scale=None):
     images = generator.generate(digit, n, seed, noise_scale)
     paths, grid = files.save(images, f"digit-{digit}_n-{n}_seed-{seed}")
     return Result(digit, seed, paths, grid)
+
+
+def serve_grid(generator, files, digit, n, seed, noise_scale=None):
+    """A request's digits as one picture, 8 to a row (2x upscaled): what the app shows and what its download saves.
+    One file per request where a gallery takes one per digit, each a request of the browser's."""
+    digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
+    seed = draw_seed() if seed is None else seed
+    images = generator.generate(digit, n, seed, noise_scale)
+    name = f"digit-{digit}_n-{n}_seed-{seed}{scale_tag(noise_scale)}"
+    return Picture(files.save_picture(grid_image(images, nrow=8), name, scale=2), (seed,))
 
 
 def scale_tag(noise_scale):

@@ -9,6 +9,7 @@ from PIL import Image
 from cgan import ConditionalGenerator
 from cgan.plots import grid_image
 from cgan.serving import (MAX_SAMPLES, ResultFiles, describe, load_for_app, parse_noise_scale, parse_request, serve,
+                          serve_grid,
                           serve_morph, serve_number, serve_style_rows)
 
 
@@ -166,3 +167,13 @@ def test_a_morph_is_a_gif_of_the_asked_frames_and_reports_both_seeds(generator, 
 def test_bad_requests_on_the_other_tabs_get_a_message_naming_the_input(generator, files, call, message):
     with pytest.raises(ValueError, match=message):
         call(generator, files)
+
+
+def test_the_digits_tab_shows_the_digits_as_one_picture_which_is_the_grid_download(generator, files):
+    picture = serve_grid(generator, files, "5", 10, 3, None)
+    assert picture.seeds == (3,) and "_digit-5_n-10_seed-3" in Path(picture.path).name
+    with Image.open(picture.path) as image:
+        shown = np.asarray(image)
+    assert np.array_equal(shown[::2, ::2], grid_image(generator.generate(5, 10, 3), nrow=8))
+    grid = serve(generator, files, 5, 10, 3).grid_path  # the API's grid: the same picture
+    assert np.array_equal(np.asarray(Image.open(grid)), shown)

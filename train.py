@@ -58,6 +58,14 @@ def count(minimum):
     return parse
 
 
+def eval_count(text):
+    """0 (no evaluation) or at least 10 samples per digit: the evaluator's k-NN and FD need that many."""
+    value = count(0)(text)
+    if 0 < value < 10:
+        raise argparse.ArgumentTypeError(f"must be 0 (skip the evaluation) or 10 or more, got {text}")
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=ARCHS, help="dcgan (default) or seed, the report's network")
@@ -72,8 +80,8 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
     parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
     parser.add_argument("--limit", type=count(1), help="train on the first N images only (quick trials)")
-    parser.add_argument("--eval-per-digit", type=count(0), default=1000,
-                        help="samples per digit for the evaluation at the end; 0 skips it")
+    parser.add_argument("--eval-per-digit", type=eval_count, default=1000,
+                        help="samples per digit for the evaluation at the end (10 or more); 0 skips it")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the saved generator to this Hub repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     for option in REMOVED:

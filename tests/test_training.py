@@ -152,7 +152,8 @@ def test_each_removed_option_says_what_replaced_it(tmp_path, capsys, option, rep
 def test_bad_options_are_refused_before_training(tmp_path, capsys):
     for argv, message in ((["--arch", "big"], "invalid choice: 'big'"), (["--epochs", "0"], "must be 1 or more"),
                           (["--epochs", "x"], "must be a whole number"), (["--seed", "-1"], "must be 0 or more"),
-                          (["--budget", "tpu"], "invalid choice: 'tpu'"), (["--limit", "0"], "must be 1 or more")):
+                          (["--budget", "tpu"], "invalid choice: 'tpu'"), (["--limit", "0"], "must be 1 or more"),
+                          (["--eval-per-digit", "5"], "must be 0 (skip the evaluation) or 10 or more, got 5")):
         with pytest.raises(SystemExit):
             train_script.main([*argv, "--out", str(tmp_path)])
         assert message in capsys.readouterr().err

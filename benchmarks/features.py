@@ -24,7 +24,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from cgan.evaluate import evaluate, hand_ratio, load_classifier, number_readback, shared_hand  # noqa: E402
+from cgan.evaluate import (evaluate, hand_ratio, load_classifier, number_readback, shared_hand,  # noqa: E402
+                           shown_source)
 from cgan.hub import load_generator  # noqa: E402
 
 
@@ -60,7 +61,7 @@ def main():
     neat = {scale: evaluate(args.model, 1000, mnist_dir=args.mnist_dir, noise_scale=scale, two_sample=False)["model"]
             for scale in (0.5, None)}
     result = {
-        "model": generator.source, "noise_scale": generator.noise_scale,
+        "model": shown_source(generator.source), "noise_scale": generator.noise_scale,
         "number_readback": number_readback(generator, classifier, 1000, 8, seed=0),
         "hand_ratio_classifier_features": [h["classifier_features"] for h in hands],
         "hand_ratio_ink_and_slant": [h["ink_and_slant"] for h in hands],

@@ -141,8 +141,6 @@ class ConditionalGenerator(
         digit = check_int("digit", digit, 0, NUM_CLASSES - 1)
         to_digit = digit if to_digit is None else check_int("to_digit", to_digit, 0, NUM_CLASSES - 1)
         frames = check_int("frames", frames, 2, MAX_FRAMES)
-        if seed is None:
-            seed = int(torch.randint(0, 2**63 - 1, ()).item())
         z0 = self.noise(1, seed, noise_scale)[0]
         z1 = z0 if to_seed is None else self.noise(1, to_seed, noise_scale)[0]
         start, end = F.one_hot(torch.tensor([digit, to_digit]), NUM_CLASSES).float()

@@ -8,7 +8,7 @@ from PIL import Image
 
 from cgan import load_generator
 from cgan.data import to_uint8
-from cgan.evaluate import cut_out, hand_ratio, load_classifier, number_readback, shared_hand
+from cgan.evaluate import cut_out, hand_ratio, load_classifier, number_readback, shared_hand, stroke_style
 from cgan.generate import main
 from cgan.layout import GAP, MARGIN, SPACE, ink_span
 
@@ -111,6 +111,29 @@ def test_a_bad_number_is_refused_by_name(generator, text):
 def test_twelve_digits_spaces_and_an_integer_are_written(generator):
     assert generator.write_number("1234 5678 9012").shape[0] == 1
     assert np.array_equal(generator.write_number(2026, seed=1), generator.write_number("2026", seed=1))
+    assert np.array_equal(generator.write_number(0, seed=1), generator.write_number("0", seed=1))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda g: g.write_number("7", 0), "n must be an integer 1-10000, got 0"),
+    (lambda g: g.write_number("7", 10_001), "n must be an integer 1-10000, got 10001"),
+    (lambda g: g.style_rows(0), "n must be an integer 1-214748364, got 0"),
+    (lambda g: g.style_rows(2**31 // 10 + 1), "n must be an integer 1-214748364, got 214748365"),
+])
+def test_the_count_of_numbers_or_rows_is_checked_by_name(generator, call, message):
+    with pytest.raises(ValueError) as error:
+        call(generator)
+    assert str(error.value) == message
+
+
+def test_the_largest_count_of_numbers_and_the_smallest_of_rows_are_drawn(generator):
+    assert generator.write_number("7", 10_000, seed=1).shape[0] == 10_000
+    assert generator.style_rows(1, seed=1).shape == (1, 10, 28, 28)
+
+
+def test_the_noise_scale_range_includes_its_ends(generator):
+    for scale in (0.3, 1.5):
+        assert generator.generate(1, 2, seed=0, noise_scale=scale).shape == (2, 28, 28)
 
 
 # --- one hand, every digit ------------------------------------------------------------------------------------------
@@ -136,6 +159,18 @@ def test_a_row_shares_a_hand_and_shuffled_rows_do_not(generator, classifier):
     assert hand_ratio(features) > 0.995
 
 
+def test_stroke_style_measures_the_ink_and_the_slant_of_drawn_strokes():
+    def stroke(xs, value=255):  # a stroke through (row 4 + i, column xs[i])
+        image = np.zeros((28, 28), np.uint8)
+        image[np.arange(4, 4 + len(xs)), xs] = value
+        return image
+    upright, leaning, backwards = stroke([14] * 20), stroke(np.arange(4, 24)), stroke(27 - np.arange(4, 24), 51)
+    faint_dash = stroke([10, 11], 51)  # less ink than one full pixel
+    style = stroke_style(np.stack([upright, leaning, backwards, faint_dash]))
+    torch.testing.assert_close(style, torch.tensor([[20.0, 0.0], [20.0, 1.0], [4.0, -1.0], [0.4, 1.0]]))
+    assert stroke_style(np.stack([upright, leaning])[None]).shape == (1, 2, 2)
+
+
 # --- morphs ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["digits", "seeds", "both"])
@@ -143,10 +178,33 @@ def test_a_morph_moves_evenly_from_one_end_to_the_other(generator, kind):
     to_digit, to_seed = {"digits": (8, None), "seeds": (3, 6), "both": (8, 6)}[kind]
     frames = generator.morph(3, to_digit, seed=5, to_seed=to_seed, frames=20)
     assert frames.shape == (20, 28, 28) and frames.dtype == np.uint8
-    moves = steps(frames)
-    assert moves.max() <= 3 * np.median(moves) and moves.min() > 0
+    moves = steps(frames)  # frames at even steps of the way in pixels (at even steps of t: 0.65-1.16 x the median)
+    assert 0.9 * np.median(moves) <= moves.min() and moves.max() <= 1.1 * np.median(moves)
     start, end = generator.generate(3, 1, seed=5)[0], generator.generate(to_digit, 1, seed=to_seed or 5)[0]
     assert np.abs(frames[0].astype(int) - start).max() <= 1 and np.abs(frames[-1].astype(int) - end).max() <= 1
+
+
+def test_a_morph_asked_for_its_ends_noise_scale_draws_both_ends_at_it(generator):
+    frames = generator.morph(3, 8, seed=5, to_seed=6, frames=5, noise_scale=0.5)
+    start, end = generator.generate(3, 1, seed=5, noise_scale=0.5)[0], generator.generate(8, 1, 6, 0.5)[0]
+    assert np.abs(frames[0].astype(int) - start).max() <= 1 and np.abs(frames[-1].astype(int) - end).max() <= 1
+
+
+def test_a_morph_where_nothing_changes_is_still_frames_of_that_digit(generator):
+    frames = generator.morph(4, seed=9)  # 24 frames by default
+    assert frames.shape == (24, 28, 28) and (frames == frames[0]).all()
+    assert np.abs(frames[0].astype(int) - generator.generate(4, 1, seed=9)[0]).max() <= 1
+    assert not np.array_equal(generator.morph(4, frames=2), generator.morph(4, frames=2))  # no seed: a fresh one
+
+
+def test_slerp_follows_the_great_circle_at_the_blended_norm():
+    from cgan.generation import slerp
+    z0, z1 = torch.tensor([0.5, 0.0]), torch.tensor([0.5 * np.cos(0.5), 0.5 * np.sin(0.5)]).float()  # 0.5 rad apart
+    middle = slerp(z0, z1, torch.tensor([0.5]))[0]  # a straight line's middle would be 0.5 * cos(0.25) long
+    torch.testing.assert_close(middle, torch.tensor([0.5 * np.cos(0.25), 0.5 * np.sin(0.25)]).float())
+    # The same direction (its cosine rounds to just above 1 in float32 for this vector): the straight line, finite.
+    z = torch.randn(128, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(slerp(z, 2 * z, torch.tensor([0.0, 0.5, 1.0])), torch.stack([z, 1.5 * z, 2 * z]))
 
 
 def test_a_morph_between_seeds_keeps_the_noise_on_the_sphere():

@@ -209,6 +209,23 @@ def test_refreshed_batchnorm_stats_are_the_generators_own():
 
 # --- what a run saves -------------------------------------------------------------------------------------------------
 
+def test_a_saved_state_loads_back_into_a_new_trainer_part_for_part(tmp_path):
+    saved = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(batch_size=8)))
+    with torch.no_grad():  # every network and generator somewhere the new trainer's are not
+        for network in (saved.G, saved.D, saved.G_ema, saved.C):
+            next(network.parameters()).add_(1.0)
+    torch.randn(5, generator=saved.rng)
+    saved.epoch, saved.steps, saved.history = 3, 17, [{"epoch": 3, "d_loss": 1.5}]
+    saved.healthy, saved.partial = {"epoch": 2, "weights": saved.G_ema.state_dict()}, {"step": 9}
+    loaded = Trainer(TrainConfig(device="cpu", out=str(tmp_path), seed=1, recipe=custom_recipe(batch_size=8)))
+    loaded.load_state_dict(saved.state_dict())
+    for a, b in ((saved.G, loaded.G), (saved.D, loaded.D), (saved.G_ema, loaded.G_ema), (saved.C, loaded.C)):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert torch.equal(loaded.rng.get_state(), saved.rng.get_state())
+    assert (loaded.epoch, loaded.steps, loaded.history, loaded.partial) == (3, 17, saved.history, {"step": 9})
+    assert loaded.healthy["epoch"] == 2 and loaded.healthy["weights"] is saved.healthy["weights"]
+
+
 def tiny_run(tmp_path, epochs=2, **changes):
     recipe = custom_recipe(noise_scales=(), batch_size=64, **changes)
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, epochs=epochs, recipe=recipe,

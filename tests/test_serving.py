@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cgan import ConditionalGenerator
+from cgan import ConditionalGenerator, load_generator
+from cgan.hub import BUNDLED_GENERATOR, arch_name
 from cgan.plots import grid_image
-from cgan.serving import (MAX_SAMPLES, ResultFiles, describe, load_for_app, parse_noise_scale, parse_request, serve,
-                          serve_grid,
-                          serve_morph, serve_number, serve_style_rows)
+from cgan.serving import (MAX_SAMPLES, ResultFiles, as_int, describe, draw_seed, load_for_app, parse_noise_scale,
+                          parse_request, serve, serve_grid, serve_morph, serve_number, serve_style_rows)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_bad_requests_get_a_message_naming_the_input(sent, message):
 
 def test_serve_returns_the_n_digits_exactly_and_echoes_the_seed(generator, files):
     result = serve(generator, files, "4", 12, "99")
-    assert result.seed == 99 and len(result.image_paths) == 12
+    assert result.digit == 4 and result.seed == 99 and len(result.image_paths) == 12
     shown = pixels(result.image_paths)
     with Image.open(result.image_paths[0]) as image:
         assert image.format == "PNG"  # lossless: webp would smear 28x28 digits
@@ -92,10 +92,14 @@ def test_only_the_newest_results_are_kept_on_disk(generator, tmp_path):
     assert [Path(r.image_paths[0]).exists() for r in results] == [False, False, True, True]
 
 
-def test_unloadable_model_falls_back_to_the_bundled_one(caplog):
-    generator = load_for_app("nobody/no-such-model-offline")
-    assert Path(generator.source).name == "generator"
-    assert "falling back to the bundled" in caplog.text
+def test_unloadable_model_falls_back_to_the_bundled_one(caplog, monkeypatch, tmp_path):
+    monkeypatch.setenv("CGAN_MODEL", str(tmp_path / "missing"))  # the Space's setting, out of reach
+    generator = load_for_app()
+    assert Path(generator.source).resolve() == BUNDLED_GENERATOR.resolve()
+    (record,) = caplog.records
+    assert record.getMessage() == (f"could not load model {tmp_path / 'missing'} (FileNotFoundError: "
+                                   f"{record.args[2]}); falling back to the bundled {BUNDLED_GENERATOR}")
+    assert "missing" in str(record.args[2])
 
 
 def test_about_text_names_the_source_and_architecture():
@@ -105,6 +109,122 @@ def test_about_text_names_the_source_and_architecture():
     scale = generator.noise_scale  # the bundled model's own (its config.json's)
     assert (f"**Sampling:** noise scale {scale:g}" in text) == (scale != 1)
     assert "Sampling" not in describe(generator.with_noise_scale(1.0))
+
+
+def model_copy(tmp_path, drop=()):
+    """The bundled model's folder copied, with the named entries of its evaluation.json's numbers removed."""
+    import json
+    import shutil
+    folder = Path(shutil.copytree(BUNDLED_GENERATOR, tmp_path / "model"))
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    for key in drop:
+        evaluation["model"].pop(key), evaluation["real"].pop(key)
+    (folder / "evaluation.json").write_text(json.dumps(evaluation))
+    return folder, evaluation
+
+
+def test_about_text_of_a_local_model_says_how_it_was_trained_and_measured(tmp_path):
+    folder, evaluation = model_copy(tmp_path)
+    generator = load_generator(folder)
+    paragraphs = describe(generator).split("\n\n")
+    m, real = evaluation["model"], evaluation["real"]
+    assert paragraphs[0] == f"**Weights:** `{folder}`."  # a local folder: no Hub link
+    assert paragraphs[1].startswith(f"**Architecture:** {arch_name(generator.arch, generator.size)} conditional GAN (")
+    assert paragraphs[2].startswith("**Training:** `python train.py")
+    assert paragraphs[3].startswith("**Sampling:** noise scale")
+    assert f"drawn {m['accuracy']:.2%} of the time (worst digit {m['accuracy_min']:.2%})" in paragraphs[4]
+    assert paragraphs[4].endswith(f"right {m['c2st']:.0%} of the time (50% would be a coin toss; real digits: "
+                                  f"{real['c2st']:.0%}).") and len(paragraphs) == 5
+
+
+def test_about_text_without_a_c2st_training_or_evaluation_says_so(tmp_path):
+    folder, _ = model_copy(tmp_path, drop=["c2st"])
+    (folder / "training.json").unlink()
+    text = describe(load_generator(folder))
+    assert "Training" not in text and "critic" not in text and "Fréchet distance" in text
+    (folder / "evaluation.json").unlink()
+    assert describe(load_generator(folder)).endswith(
+        "\n\n**Measured quality:** not measured for these weights (`python -m cgan.evaluate --save`).")
+
+
+def test_about_text_of_a_hub_model_links_to_it():
+    generator = ConditionalGenerator("dcgan", size="large")
+    generator.source = "someone/digits"
+    assert describe(generator).startswith(
+        "**Weights:** `someone/digits` ([Hub](https://huggingface.co/someone/digits)).\n\n"
+        "**Architecture:** `dcgan` (large) conditional GAN")
+    assert describe(load_for_app()).startswith("**Weights:** the bundled `checkpoints/generator` folder.")
+
+
+def test_a_seed_is_drawn_from_all_of_the_seed_box_range():
+    seeds = {draw_seed() for _ in range(20)}
+    assert len(seeds) == 20 and all(0 <= seed <= 2**32 - 1 for seed in seeds) and max(seeds) > 2**31
+
+
+@pytest.mark.parametrize("sent, parsed", [("16.0", 16), (" 8 ", 8), (3.0, 3)])
+def test_a_whole_number_is_read_from_a_float_or_its_text(sent, parsed):
+    assert as_int("n", sent, 1, 64) == parsed
+
+
+def test_result_files_keep_256_requests_by_default_in_a_folder_they_make(tmp_path):
+    files = ResultFiles(tmp_path / "a" / "b")
+    first = files.paths(["x.png"])  # never written: its removal later must not fail
+    second = files.paths(["x.png"])
+    assert first != second and first[0].name.endswith("_x.png") and first[0].parent == tmp_path / "a" / "b"
+    second[0].write_bytes(b"png")
+    for _ in range(255):
+        files.paths(["y.png"])
+    assert second[0].exists()  # 257 requests: only the first one's files have gone
+    files.paths(["y.png"])
+    assert not second[0].exists()
+    assert ResultFiles().root.name.startswith("cgan-results-")
+
+
+def shown_picture(picture, scale, frame=None):
+    with Image.open(picture.path) as image:
+        if frame is not None:
+            image.seek(frame)
+        return np.asarray(image.convert("L"))[::scale, ::scale]
+
+
+@pytest.mark.parametrize("tab", ["digits", "number", "rows", "morph"])
+def test_each_tab_draws_with_its_seed_and_noise_scale_and_names_its_file(generator, files, tab):
+    """What each picture endpoint shows: exactly the generator's drawing for the seed and noise scale asked for
+    (and for a drawn seed, the one reported), in a file named by the request."""
+    def request(seed, scale):
+        return {
+            "digits": lambda: (serve_grid(generator, files, 5, 3, seed, scale), 2, None,
+                               lambda s, sc: grid_image(generator.generate(5, 3, s, sc), nrow=8), "digit-5_n-3_seed-"),
+            "number": lambda: (serve_number(generator, files, "12 34", 2, seed, scale), 4, None,
+                               lambda s, sc: grid_image(generator.write_number("12 34", 2, s, sc), nrow=1),
+                               "number-12-34_n-2_seed-"),
+            "rows": lambda: (serve_style_rows(generator, files, 2, seed, scale), 4, None,
+                             lambda s, sc: grid_image(generator.style_rows(2, s, sc).reshape(-1, 28, 28), nrow=10),
+                             "hands-0-9_n-2_seed-"),
+            "morph": lambda: (serve_morph(generator, files, 3, 8, seed, 9, 8, scale), 4, 7,
+                              lambda s, sc: generator.morph(3, 8, s, 9, 8, sc)[-1], "morph-3-to-8_seed-"),
+        }[tab]()
+    picture, scale, frame, expected, name = request(7, "0.5")
+    assert np.array_equal(shown_picture(picture, scale, frame), expected(7, 0.5))
+    assert Path(picture.path).name.split("_", 1)[1].startswith(name + "7") and "_scale-0.5." in picture.path
+    picture, scale, frame, expected, name = request("", None)  # a drawn seed, the model's own noise scale
+    seed = picture.seeds[0]
+    assert isinstance(seed, int) and np.array_equal(shown_picture(picture, scale, frame), expected(seed, None))
+    assert f"{name}{seed}" in picture.path and "_scale" not in picture.path
+
+
+def test_a_morph_to_another_seed_reports_both_and_accepts_the_digit_range_ends(generator, files):
+    picture = serve_morph(generator, files, 0, 9, 1, 2, 8)
+    assert picture.seeds == (1, 2) and "morph-0-to-9_seed-1-to-2_frames-8" in picture.path
+    with pytest.raises(ValueError, match="^digit must be an integer 0-9, got 10$"):
+        serve_morph(generator, files, 10, 9, 1, 2, 8)
+    with pytest.raises(ValueError, match="^a morph needs two different digits"):
+        serve_morph(generator, files, 4, 4, 1, 1, 8)
+
+
+@pytest.mark.parametrize("sent", ["0.3", 1.5])
+def test_the_ends_of_the_noise_scale_range_are_accepted(sent):
+    assert parse_noise_scale(sent) == float(sent)
 
 
 # --- the other tabs -------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from cgan import load_generator
 from cgan.recipe import custom_recipe
 from cgan.training import (R1_EVERY, TrainConfig, Trainer, aux_term, d_loss_fn, ema_decay, g_loss_fn, r1_penalty,
-                           r1_term, refresh_batchnorm_stats, update_ema)
+                           r1_term, refresh_batchnorm_stats, score_as_probability, update_ema)
 
 LN2, LN3 = math.log(2), math.log(3)
 
@@ -226,15 +226,24 @@ def test_a_saved_state_loads_back_into_a_new_trainer_part_for_part(tmp_path):
     assert loaded.healthy["epoch"] == 2 and loaded.healthy["weights"] is saved.healthy["weights"]
 
 
-def tiny_run(tmp_path, epochs=2, **changes):
+def test_d_scores_are_read_as_the_probability_of_a_real_digit_of_its_label():
+    labels = torch.tensor([0, 2])
+    per_digit = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])  # the seed D's sigmoid outputs, one per digit
+    assert score_as_probability("seed", per_digit, labels).item() == pytest.approx(0.7)
+    assert score_as_probability("nonsaturating", torch.tensor([0.0, math.log(3)]), labels).item() == pytest.approx(
+        0.625)  # sigmoid: 0.5 and 0.75
+
+
+def tiny_run(tmp_path, epochs=2, seed=0, **changes):
     recipe = custom_recipe(noise_scales=(), batch_size=64, **changes)
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, epochs=epochs, recipe=recipe,
-                                  data_dir=str(DATA)))
+                                  data_dir=str(DATA), seed=seed))
     return trainer, trainer.fit(log=lambda *_: None, progress=False)
 
 
 def test_the_saved_generator_is_the_ema_with_its_statistics_refreshed(tmp_path):
-    trainer, model = tiny_run(tmp_path)
+    trainer, model = tiny_run(tmp_path, seed=1, size="large")  # not the defaults, so that both must be passed on
+    assert model.size == "large"
     state = torch.load(trainer.state_path, weights_only=True)  # the EMA and G as the last epoch left them
     saved = model.net.state_dict()
     for name, _ in trainer.G.named_parameters():
@@ -243,7 +252,7 @@ def test_the_saved_generator_is_the_ema_with_its_statistics_refreshed(tmp_path):
     # The BatchNorm statistics are not the EMA's copied ones but those measured again on the EMA's own outputs.
     ema = copy.deepcopy(trainer.G)
     ema.load_state_dict(state["G_ema"])
-    refresh_batchnorm_stats(ema, 64, seed=0)
+    refresh_batchnorm_stats(ema, 64, seed=1)  # with the run's seed
     for name, buffer in ema.named_buffers():
         if name.endswith(("running_mean", "running_var")):
             torch.testing.assert_close(saved[name], buffer)

@@ -58,6 +58,8 @@ def test_bad_requests_get_a_message_naming_the_input(sent, message):
 def test_serve_returns_the_n_digits_exactly_and_echoes_the_seed(generator, files):
     result = serve(generator, files, "4", 12, "99")
     assert result.digit == 4 and result.seed == 99 and len(result.image_paths) == 12
+    assert [Path(path).name.split("_", 1)[1] for path in result.image_paths[:2]] == [
+        "digit-4_n-12_seed-99_01.png", "digit-4_n-12_seed-99_02.png"]
     shown = pixels(result.image_paths)
     with Image.open(result.image_paths[0]) as image:
         assert image.format == "PNG"  # lossless: webp would smear 28x28 digits
@@ -138,10 +140,11 @@ def test_about_text_of_a_local_model_says_how_it_was_trained_and_measured(tmp_pa
 
 
 def test_about_text_without_a_c2st_training_or_evaluation_says_so(tmp_path):
-    folder, _ = model_copy(tmp_path, drop=["c2st"])
+    folder, evaluation = model_copy(tmp_path, drop=["c2st"])
     (folder / "training.json").unlink()
     text = describe(load_generator(folder))
-    assert "Training" not in text and "critic" not in text and "Fréchet distance" in text
+    assert "Training" not in text and "critic" not in text
+    assert text.endswith(f"precision {evaluation['model']['precision']:.2f}, recall {evaluation['model']['recall']:.2f}.")
     (folder / "evaluation.json").unlink()
     assert describe(load_generator(folder)).endswith(
         "\n\n**Measured quality:** not measured for these weights (`python -m cgan.evaluate --save`).")
@@ -191,26 +194,28 @@ def shown_picture(picture, scale, frame=None):
 def test_each_tab_draws_with_its_seed_and_noise_scale_and_names_its_file(generator, files, tab):
     """What each picture endpoint shows: exactly the generator's drawing for the seed and noise scale asked for
     (and for a drawn seed, the one reported), in a file named by the request."""
-    def request(seed, scale):
+    def request(seed, scale):  # (picture, its upscaling, the frame to look at, what it should show, its file name)
         return {
             "digits": lambda: (serve_grid(generator, files, 5, 3, seed, scale), 2, None,
-                               lambda s, sc: grid_image(generator.generate(5, 3, s, sc), nrow=8), "digit-5_n-3_seed-"),
+                               lambda s, sc: grid_image(generator.generate(5, 3, s, sc), nrow=8),
+                               lambda s, tag: f"digit-5_n-3_seed-{s}{tag}.png"),
             "number": lambda: (serve_number(generator, files, "12 34", 2, seed, scale), 4, None,
                                lambda s, sc: grid_image(generator.write_number("12 34", 2, s, sc), nrow=1),
-                               "number-12-34_n-2_seed-"),
+                               lambda s, tag: f"number-12-34_n-2_seed-{s}{tag}.png"),
             "rows": lambda: (serve_style_rows(generator, files, 2, seed, scale), 4, None,
                              lambda s, sc: grid_image(generator.style_rows(2, s, sc).reshape(-1, 28, 28), nrow=10),
-                             "hands-0-9_n-2_seed-"),
-            "morph": lambda: (serve_morph(generator, files, 3, 8, seed, 9, 8, scale), 4, 7,
-                              lambda s, sc: generator.morph(3, 8, s, 9, 8, sc)[-1], "morph-3-to-8_seed-"),
+                             lambda s, tag: f"hands-0-9_n-2_seed-{s}{tag}.png"),
+            "morph": lambda: (serve_morph(generator, files, 3, 8, seed, 9, 8, scale), 4, 0,
+                              lambda s, sc: generator.morph(3, 8, s, 9, 8, sc)[0],
+                              lambda s, tag: f"morph-3-to-8_seed-{s}-to-9_frames-8{tag}.gif"),
         }[tab]()
     picture, scale, frame, expected, name = request(7, "0.5")
     assert np.array_equal(shown_picture(picture, scale, frame), expected(7, 0.5))
-    assert Path(picture.path).name.split("_", 1)[1].startswith(name + "7") and "_scale-0.5." in picture.path
+    assert Path(picture.path).name.split("_", 1)[1] == name(7, "_scale-0.5")
     picture, scale, frame, expected, name = request("", None)  # a drawn seed, the model's own noise scale
     seed = picture.seeds[0]
     assert isinstance(seed, int) and np.array_equal(shown_picture(picture, scale, frame), expected(seed, None))
-    assert f"{name}{seed}" in picture.path and "_scale" not in picture.path
+    assert Path(picture.path).name.split("_", 1)[1] == name(seed, "")
 
 
 def test_a_morph_to_another_seed_reports_both_and_accepts_the_digit_range_ends(generator, files):

@@ -1,6 +1,7 @@
 """Shared fixtures. MNIST comes from $CGAN_MNIST_DIR, else ../shared/data/mnist/raw beside the repo (read-only),
 else a torchvision download."""
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,17 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 if not os.environ.get("CGAN_MNIST_DIR") and SHARED_MNIST.is_dir():
     os.environ["CGAN_MNIST_DIR"] = str(SHARED_MNIST)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under mutmut (docs/testing.md) the quickest tests run first: a mutant is done at its first failing test, so
+    that should be a quick one. mutmut runs a mutant's tests from mutants/, beside its record of each test's time."""
+    if os.environ.get("MUTANT_UNDER_TEST", "stats") in ("stats", "list_all_tests"):
+        return
+    record = Path("mutmut-stats.json")
+    if record.is_file():
+        seconds = json.loads(record.read_text())["duration_by_test"]
+        items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,7 @@ def test_json_output_has_every_number(capsys, data_dir):
         assert {"accuracy", "accuracy_min", "fd", "fd_per_digit", "precision", "recall"} <= scores.keys()
         assert len(scores["accuracy_per_digit"]) == 10 and len(scores["fd_per_digit_each"]) == 10
         assert 0 <= scores["accuracy"] <= 1 and 0 <= scores["recall"] <= 1
+    assert result["real"]["accuracy"] >= 0.95  # the floor is real digits of each asked-for digit
 
 
 def test_another_noise_scale_is_measured_and_reported_but_not_saved_over_the_model(capsys, data_dir, tmp_path):
@@ -165,6 +166,15 @@ def test_the_shipped_model_scores_as_its_evaluation_json_says_on_a_small_sample(
     from cgan import ConditionalGenerator
     untrained = ConditionalGenerator("dcgan")
     assert not close(evaluator.score_generator(untrained, 200, seed=0))
+
+
+def test_a_generators_score_is_the_same_for_the_same_seed_and_moves_with_another(test_set):
+    from cgan.evaluate import Evaluator
+    images, labels = test_set
+    evaluator, generator = Evaluator(load_classifier(), images[:1000], labels[:1000]), load_generator()
+    first = evaluator.score_generator(generator, 20, seed=4)
+    assert evaluator.score_generator(generator, 20, seed=4) == first
+    assert evaluator.score_generator(generator, 20, seed=5)["fd"] != first["fd"]
 
 
 # --- the two-sample test and the pixel histogram ----------------------------------------------------------------------

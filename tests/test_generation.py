@@ -67,6 +67,7 @@ def test_generate_returns_uint8_digits(generator):
     images = generator.generate(digit=7, n=16, seed=42)
     assert isinstance(images, np.ndarray)
     assert images.shape == (16, 28, 28) and images.dtype == np.uint8
+    assert generator.generate(7).shape == (1, 28, 28)  # one by default
 
 
 def test_same_seed_gives_same_images(generator):
@@ -117,6 +118,8 @@ def test_large_n_is_generated_in_chunks_that_continue_one_noise_stream(generator
     ({"digit": True}, "digit must be an integer 0-9, got True"),
     ({"digit": 1, "n": 0}, "n must be an integer 1-"),
     ({"digit": 1, "n": -3}, "n must be an integer 1-"),
+    ({"digit": 1, "n": 2**31}, "n must be an integer 1-2147483647, got 2147483648"),
+    ({"digit": 1, "seed": 2**64}, "seed must be an integer 0-18446744073709551615, got 18446744073709551616"),
     ({"digit": 1, "seed": -1}, "seed must be an integer 0-"),
     ({"digit": 1, "seed": "x"}, "seed must be an integer 0-"),
 ])

@@ -13,7 +13,7 @@ import train as train_script
 from cgan.data import load_mnist, validation_split
 from cgan.hub import load_generator
 from cgan.recipe import DCGAN_CPU, RECIPES, Recipe, check_recipe, custom_recipe, recipe_from_saved
-from cgan.training import TrainConfig, Trainer
+from cgan.training import TrainConfig, Trainer, load_state
 
 
 DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
@@ -190,9 +190,13 @@ def test_resume_keeps_the_runs_own_recipe_and_records_more_epochs(tmp_path, quic
     # The code's recipe changes meanwhile: the run goes on with its own.
     monkeypatch.setitem(RECIPES, ("dcgan", "cpu"), dataclasses.replace(DCGAN_CPU, noise_scales=(), aux_weight=0.5))
     run_train(tmp_path, "--epochs", "2", "--resume")
+    assert load_state(out / "state.pt")["config"]["device_type"] == "cpu"  # a resume on another device is recorded
     training = json.loads((out / "generator" / "training.json").read_text())
     assert training["recipe"]["aux_weight"] == DCGAN_CPU.aux_weight != 0.5 and training["seed"] == 3 and training["epochs"] == 2
     assert training["changes"] == [{"epoch": 1, "setting": "epochs", "old": 1, "new": 2}]
+    run_train(tmp_path, "--epochs", "3", "--resume")  # a second resume keeps the first one's record
+    assert json.loads((out / "generator" / "training.json").read_text())["changes"] == [
+        {"epoch": 1, "setting": "epochs", "old": 1, "new": 2}, {"epoch": 2, "setting": "epochs", "old": 2, "new": 3}]
     assert training["command"].endswith("--epochs 1 --seed 3")
     assert [r["epoch"] for r in training["resumed"]] == [1] and "--resume" in training["resumed"][0]["command"]
 

@@ -7,8 +7,8 @@ file the result shows (the page shows the digits as one picture, which is also t
     python benchmarks/load.py --requests 50 --concurrency 8    # a quick look
 
 Reports failures, p50 / p95 latency (submit to the last image fetched) and requests per second, with the machine.
-Writes load-ENDPOINT.json and load-ENDPOINT.md to --out. gradio_client is not used: its own per-client overhead, not the server, would
-be measured.
+Writes load-ENDPOINT.json and load-ENDPOINT.md to --out. gradio_client is not used: its own per-client overhead,
+not the server, would be measured.
 """
 
 import argparse

@@ -153,12 +153,16 @@ class ResultFiles:
         return str(path)
 
 
+def draw_digits(generator, digit, n, seed, noise_scale):
+    """A Digits request parsed, its seed drawn if empty, and its digits drawn: (digit, n, seed, noise scale, images)."""
+    digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
+    seed = draw_seed() if seed is None else seed
+    return digit, n, seed, noise_scale, generator.generate(digit, n, seed, noise_scale)
+
+
 def serve(generator, files, digit, n, seed, noise_scale=None):
     """Generate a request's digits: the gallery's PNG files, the seed used and the downloadable grid PNG."""
-    digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
-    if seed is None:
-        seed = draw_seed()
-    images = generator.generate(digit, n, seed, noise_scale)
+    digit, n, seed, _, images = draw_digits(generator, digit, n, seed, noise_scale)
     paths, grid = files.save(images, f"digit-{digit}_n-{n}_seed-{seed}")
     return Result(digit, seed, paths, grid)
 
@@ -166,9 +170,7 @@ def serve(generator, files, digit, n, seed, noise_scale=None):
 def serve_grid(generator, files, digit, n, seed, noise_scale=None):
     """A request's digits as one picture, 8 to a row (2x upscaled): what the app shows and what its download saves.
     One file per request where a gallery takes one per digit, each a request of the browser's."""
-    digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
-    seed = draw_seed() if seed is None else seed
-    images = generator.generate(digit, n, seed, noise_scale)
+    digit, n, seed, noise_scale, images = draw_digits(generator, digit, n, seed, noise_scale)
     name = f"digit-{digit}_n-{n}_seed-{seed}{scale_tag(noise_scale)}"
     return Picture(files.save_picture(grid_image(images, nrow=8), name, scale=2), (seed,))
 

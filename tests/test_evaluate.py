@@ -6,7 +6,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cgan.classifier import accuracy
 from cgan import load_generator
-from cgan.evaluate import load_classifier, main, precision_recall
+from cgan.evaluate import load_classifier, main, precision_recall, real_sample
 
 
 class Identity(torch.nn.Module):
@@ -57,6 +57,17 @@ def test_a_far_away_set_has_neither():
 def test_shipped_classifier_reads_the_test_set(test_set):
     images, labels = test_set
     assert accuracy(load_classifier(), images[:3000], labels[:3000]) >= 0.99
+
+
+def test_the_real_floor_draws_n_distinct_training_digits_of_each_digit():
+    labels = torch.arange(10).repeat(30)
+    images = torch.arange(300)[:, None, None].expand(300, 28, 28)  # each image holds its own index
+    picked, picked_labels = real_sample(images, labels, 7, seed=3)
+    assert torch.bincount(picked_labels, minlength=10).tolist() == [7] * 10
+    index = picked[:, 0, 0]
+    assert (labels[index] == picked_labels).all() and len(index.unique()) == 70  # each is its own label's, none twice
+    assert torch.equal(real_sample(images, labels, 7, seed=3)[0], picked)
+    assert not torch.equal(real_sample(images, labels, 7, seed=4)[0], picked)
 
 
 def test_json_output_has_every_number(capsys, data_dir):

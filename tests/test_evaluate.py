@@ -6,7 +6,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cgan.classifier import accuracy
 from cgan import load_generator
-from cgan.evaluate import load_classifier, main, precision_recall, real_sample
+from cgan.evaluate import covered, k_nearest_radii, load_classifier, main, precision_recall, real_sample
 
 
 class Identity(torch.nn.Module):
@@ -57,6 +57,18 @@ def test_a_far_away_set_has_neither():
 def test_shipped_classifier_reads_the_test_set(test_set):
     images, labels = test_set
     assert accuracy(load_classifier(), images[:3000], labels[:3000]) >= 0.99
+
+
+def test_k_nearest_radii_and_coverage_are_the_brute_force_ones_across_batches_at_full_precision():
+    rng = torch.Generator().manual_seed(0)
+    support = torch.randn(2300, 4, dtype=torch.float64, generator=rng)  # three batches of 1,000, the last one short
+    queries = torch.randn(1500, 4, dtype=torch.float64, generator=rng)
+    radii = k_nearest_radii(support, 3)
+    assert radii.dtype == torch.float64  # float32 radii would move points on the balls' edges in or out
+    assert torch.allclose(radii, torch.cdist(support, support).kthvalue(4, dim=1).values, rtol=1e-12, atol=0)
+    inside = covered(queries, support, radii)
+    assert torch.equal(inside, (torch.cdist(queries, support) <= radii[None, :]).any(dim=1))
+    assert 0 < inside.sum() < len(queries)
 
 
 def test_the_real_floor_draws_n_distinct_training_digits_of_each_digit():

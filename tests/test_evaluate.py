@@ -67,6 +67,7 @@ def test_k_nearest_radii_and_coverage_are_the_brute_force_ones_across_batches_at
     assert radii.dtype == torch.float64  # float32 radii would move points on the balls' edges in or out
     assert torch.allclose(radii, torch.cdist(support, support).kthvalue(4, dim=1).values, rtol=1e-12, atol=0)
     inside = covered(queries, support, radii)
+    assert inside.dtype == torch.bool  # a mask, to index the queries with
     assert torch.equal(inside, (torch.cdist(queries, support) <= radii[None, :]).any(dim=1))
     assert 0 < inside.sum() < len(queries)
 

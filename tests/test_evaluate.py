@@ -72,6 +72,14 @@ def test_k_nearest_radii_and_coverage_are_the_brute_force_ones_across_batches_at
     assert 0 < inside.sum() < len(queries)
 
 
+def test_a_query_on_the_edge_of_a_ball_is_covered():
+    support = torch.tensor([[0.0], [1.0], [2.0], [3.0]])  # each point's nearest other point is 1 away
+    radii = k_nearest_radii(support, 1)
+    assert radii.tolist() == [1.0] * 4
+    # 4 is exactly 1 from 3 (the ball is closed, as in Kynkaanniemi et al.); 4.5 is outside every ball.
+    assert covered(torch.tensor([[4.0], [4.5], [-0.5]]), support, radii).tolist() == [True, False, True]
+
+
 def test_the_real_floor_draws_n_distinct_training_digits_of_each_digit():
     labels = torch.arange(10).repeat(30)
     images = torch.arange(300)[:, None, None].expand(300, 28, 28)  # each image holds its own index

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 import cgan.hub
@@ -194,8 +195,12 @@ def test_an_unloadable_hub_repo_is_a_clear_error():
 
 def test_save_and_load_round_trip_in_hub_layout(tmp_path):
     generator = ConditionalGenerator("dcgan", output="clamp")
+    with torch.no_grad():  # every pixel's last pre-activation at 1.5: the clamp draws full ink (tanh would give 243)
+        generator.net.to_pixels.weight.zero_()
+        generator.net.to_pixels.bias.fill_(1.5)
     save_model(generator, tmp_path / "model")
     assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in (tmp_path / "model").iterdir()}
     loaded = load_generator(tmp_path / "model")
     assert loaded.output == "clamp"
     assert np.array_equal(loaded.generate(4, 8, seed=9), generator.generate(4, 8, seed=9))
+    assert (loaded.generate(4, 8, seed=9) == 255).all()

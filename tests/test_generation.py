@@ -99,6 +99,12 @@ def test_different_seeds_give_different_images(generator):
     assert not np.array_equal(generator.generate(3, 8, seed=5), generator.generate(3, 8, seed=6))
 
 
+def test_without_a_seed_every_call_draws_a_fresh_one(generator):
+    # 300 calls: from any pool of fewer than 300 seeds two of them would have to be the same.
+    firsts = {tuple(generator.noise(1)[0].tolist()) for _ in range(300)}
+    assert len(firsts) == 300
+
+
 def test_large_n_is_generated_in_chunks_that_continue_one_noise_stream(generator):
     from cgan.generation import BATCH
     images = generator.generate(1, 2500, seed=1)

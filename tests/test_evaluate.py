@@ -6,7 +6,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cgan.classifier import accuracy
 from cgan import load_generator
-from cgan.evaluate import covered, k_nearest_radii, load_classifier, main, precision_recall, real_sample
+from cgan.evaluate import Evaluator, covered, k_nearest_radii, load_classifier, main, precision_recall, real_sample
 
 
 class Identity(torch.nn.Module):
@@ -145,7 +145,6 @@ class KnownFeatures(torch.nn.Module):
 
 
 def test_accuracy_counts_the_digits_read_as_asked_on_a_known_mix(test_set):
-    from cgan.evaluate import Evaluator
     images, labels = test_set
     classifier = load_classifier()
     read = classifier.predict(images[:2000])
@@ -163,7 +162,6 @@ def test_accuracy_counts_the_digits_read_as_asked_on_a_known_mix(test_set):
 
 
 def test_per_digit_frechet_distance_precision_and_recall_through_the_evaluator():
-    from cgan.evaluate import Evaluator
     torch.manual_seed(0)
     real = torch.randn(4000, 12, dtype=torch.float64)
     labels = torch.arange(10).repeat(400)
@@ -183,7 +181,6 @@ def test_per_digit_frechet_distance_precision_and_recall_through_the_evaluator()
 
 def test_the_shipped_model_scores_as_its_evaluation_json_says_on_a_small_sample(test_set):
     # 200 samples per digit against the 1,000 of the recorded evaluation: within a few sampling errors.
-    from cgan.evaluate import Evaluator
     from cgan.hub import BUNDLED_GENERATOR
     recorded = json.loads((BUNDLED_GENERATOR / "evaluation.json").read_text())["model"]
     evaluator = Evaluator(load_classifier(), *test_set)
@@ -201,7 +198,6 @@ def test_the_shipped_model_scores_as_its_evaluation_json_says_on_a_small_sample(
 
 
 def test_a_generators_score_is_the_same_for_the_same_seed_and_moves_with_another(test_set):
-    from cgan.evaluate import Evaluator
     images, labels = test_set
     evaluator, generator = Evaluator(load_classifier(), images[:1000], labels[:1000]), load_generator()
     first = evaluator.score_generator(generator, 20, seed=4)

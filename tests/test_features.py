@@ -10,6 +10,7 @@ from cgan import load_generator
 from cgan.data import to_uint8
 from cgan.evaluate import cut_out, hand_ratio, load_classifier, number_readback, shared_hand, stroke_style
 from cgan.generate import main
+from cgan.generation import slerp
 from cgan.layout import GAP, MARGIN, SPACE, ink_span
 
 
@@ -198,7 +199,6 @@ def test_a_morph_where_nothing_changes_is_still_frames_of_that_digit(generator):
 
 
 def test_slerp_follows_the_great_circle_at_the_blended_norm():
-    from cgan.generation import slerp
     z0, z1 = torch.tensor([0.5, 0.0]), torch.tensor([0.5 * np.cos(0.5), 0.5 * np.sin(0.5)]).float()  # 0.5 rad apart
     middle = slerp(z0, z1, torch.tensor([0.5]))[0]  # a straight line's middle would be 0.5 * cos(0.25) long
     torch.testing.assert_close(middle, torch.tensor([0.5 * np.cos(0.25), 0.5 * np.sin(0.25)]).float())
@@ -208,7 +208,6 @@ def test_slerp_follows_the_great_circle_at_the_blended_norm():
 
 
 def test_a_morph_between_seeds_keeps_the_noise_on_the_sphere():
-    from cgan.generation import slerp
     z0, z1 = torch.randn(64, generator=torch.Generator().manual_seed(1)), torch.randn(64)
     path = slerp(z0, z1, torch.linspace(0, 1, 11))
     torch.testing.assert_close(path[0], z0), torch.testing.assert_close(path[-1], z1)

@@ -192,7 +192,8 @@ def test_resume_keeps_the_runs_own_recipe_and_records_more_epochs(tmp_path, quic
     run_train(tmp_path, "--epochs", "2", "--resume")
     assert load_state(out / "state.pt")["config"]["device_type"] == "cpu"  # a resume on another device is recorded
     training = json.loads((out / "generator" / "training.json").read_text())
-    assert training["recipe"]["aux_weight"] == DCGAN_CPU.aux_weight != 0.5 and training["seed"] == 3 and training["epochs"] == 2
+    assert training["recipe"]["aux_weight"] == DCGAN_CPU.aux_weight != 0.5
+    assert training["seed"] == 3 and training["epochs"] == 2
     assert training["changes"] == [{"epoch": 1, "setting": "epochs", "old": 1, "new": 2}]
     run_train(tmp_path, "--epochs", "3", "--resume")  # a second resume keeps the first one's record
     assert json.loads((out / "generator" / "training.json").read_text())["changes"] == [

@@ -47,7 +47,7 @@ def training_throughput(arch, budget, device, images, labels, compile=None, step
     steps = max(8, steps * 64 // batch)
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
-    real, y = to_model_range(images[idx]).to(device), labels[idx].to(device)
+    real, y = to_model_range(images[idx], trainer.recipe.ink).to(device), labels[idx].to(device)
     z = torch.randn(batch, trainer.G.z_dim, generator=rng).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 

@@ -83,11 +83,14 @@ def validation_split(labels, per_digit=VALIDATION_PER_DIGIT):
     return keep.nonzero().squeeze(1), held
 
 
-def to_model_range(images):
-    """uint8 (N, 28, 28) images to float (N, 1, 28, 28) in [-1, 1], the range the networks work in."""
-    return images.unsqueeze(1).float().div(127.5).sub(1.0)
+def to_model_range(images, ink=255):
+    """uint8 (N, 28, 28) images to float (N, 1, 28, 28) in [-1, 1], the range the networks work in: 0 to -1 and
+    `ink` to 1, anything brighter clipped to 1."""
+    if ink < 255:
+        images = images.clamp(max=ink)
+    return images.unsqueeze(1).float().div(ink / 2).sub(1.0)
 
 
-def to_uint8(images):
-    """Float (N, 1, 28, 28) images in [-1, 1] to uint8 (N, 28, 28), 255 = ink."""
-    return images.squeeze(1).add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+def to_uint8(images, ink=255):
+    """Float (N, 1, 28, 28) images in [-1, 1] to uint8 (N, 28, 28): -1 to 0 (background), 1 to `ink`."""
+    return images.squeeze(1).add(1.0).mul(ink / 2).round().clamp(0, 255).to(torch.uint8)

@@ -22,14 +22,14 @@ class DiversityProbe:
 
     threshold = 0.5  # below this ratio for any digit, the generator is called collapsed
 
-    def __init__(self, images, labels, seed=0, per_digit=64):
+    def __init__(self, images, labels, seed=0, per_digit=64, ink=255):
         gen = torch.Generator().manual_seed(seed)
         self.per_digit = per_digit
         self.real_spread = []
         for digit in range(NUM_CLASSES):
             idx = (labels == digit).nonzero().squeeze(1).cpu()
             pick = idx[torch.randperm(len(idx), generator=gen)[:per_digit]]
-            self.real_spread.append(mean_pairwise_distance(to_model_range(images[pick.to(images.device)])).item())
+            self.real_spread.append(mean_pairwise_distance(to_model_range(images[pick.to(images.device)], ink)).item())
         self.noise_seed = seed + 1
 
     @torch.no_grad()

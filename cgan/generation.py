@@ -45,13 +45,17 @@ class ConditionalGenerator(
     model.safetensors. A config.json without `size` (saved before sizes existed) means small, one without `output`
     (G's last activation, saved before it could be other than tanh) means tanh.
 
+    `ink` (config.json; 255 when absent) is the pixel value G's full ink (1) is drawn as: the level the real digits
+    it learned from were scaled to (cgan.data.to_model_range).
+
     `noise_scale` (also in config.json; 1 when absent) is the standard deviation of the noise `generate` draws: below 1
     the samples keep closer to the typical digit (the truncation trick), above 1 they spread into rarer styles.
     """
 
-    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh"):
+    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255):
         super().__init__()
         self.noise_scale = check_noise_scale(noise_scale)
+        self.ink = check_int("ink", ink, 1, 255)
         self.arch = arch
         self.size = size
         self.output = output
@@ -61,7 +65,7 @@ class ConditionalGenerator(
     def with_noise_scale(self, noise_scale):
         """A copy with the same weights that samples at `noise_scale`. A copy rather than setting the attribute: the
         Hub mixin saves __init__'s arguments as config.json, so only a model built with the scale saves it."""
-        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output)
+        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output, self.ink)
         other.net.load_state_dict(self.net.state_dict())
         other.source = getattr(self, "source", None)
         return other.to(next(self.parameters()).device).eval()
@@ -96,7 +100,7 @@ class ConditionalGenerator(
         out = np.empty((len(z), 28, 28), dtype=np.uint8)
         for start in range(0, len(z), BATCH):
             chunk = slice(start, start + BATCH)
-            out[chunk] = to_uint8(self.net(z[chunk].to(device), labels[chunk].to(device)).float()).cpu().numpy()
+            out[chunk] = to_uint8(self.net(z[chunk].to(device), labels[chunk].to(device)).float(), self.ink).cpu().numpy()
         return out
 
     def generate(self, digit, n=1, seed=None, noise_scale=None):

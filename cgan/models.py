@@ -97,7 +97,8 @@ class ConditionalBatchNorm2d(nn.Module):
         return torch.addcmul(shift, self.norm(x), scale)
 
 
-OUTPUTS = ("clamp", "tanh")
+OUTPUTS = ("clamp", "tanh", "coverage")
+SUPERSAMPLE = 4  # "coverage" draws at 4x the resolution (112x112) and averages each 4x4 block into a pixel
 
 
 class DCGANGenerator(nn.Module):
@@ -105,8 +106,11 @@ class DCGANGenerator(nn.Module):
 
     `output` is the last activation. "clamp" (hardtanh) reaches the ends of the range, -1 (background) and 1 (ink),
     exactly, as 81% of real MNIST pixels are exactly 0: tanh only approaches them, and the models trained with it
-    left a faint grey haze where real digits have none, the first thing a critic told them apart by
-    (docs/training-notes.md). "tanh" is what models saved before had (a config.json without `output`).
+    left a faint grey haze where real digits have none, the first thing a critic told them apart by. "coverage" (the
+    recipe's) clamps at 4x the resolution and gives each pixel the mean of its 4x4 block: an edge pixel's grey is how
+    much of it the stroke covers, which is how MNIST's greys were made (binary scans anti-aliased as they were
+    shrunk to 20x20). Drawn with the clamp at 28x28, the stroke edges had a grey texture of their own that a critic
+    saw (docs/training-notes.md). "tanh" is what models saved before had (a config.json without `output`).
     """
 
     def __init__(self, z_dim=64, channels=32, embed_dim=32, output="tanh"):
@@ -119,10 +123,11 @@ class DCGANGenerator(nn.Module):
         self.norm0 = ConditionalBatchNorm2d(2 * channels)
         self.up = nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1, bias=False)  # channels x 14 x 14
         self.norm1 = ConditionalBatchNorm2d(channels)
-        # A 3x3 conv to the four pixels of each 2x2 output block, then pixel_shuffle: it can express everything a
-        # ConvTranspose2d(4, stride 2) can, and on the CPU it is faster (for 64 images: 1.4 vs 3.9 ms forward,
-        # 2.3 vs 5.6 ms backward; docs/training-notes.md).
-        self.to_pixels = nn.Conv2d(channels, 4, 3, padding=1)  # 4 x 14 x 14 -> 1 x 28 x 28
+        # A 3x3 conv to the four pixels of each 2x2 output block (coverage: to their 8x8 sub-pixels), then
+        # pixel_shuffle: it can express everything a ConvTranspose2d(4, stride 2) can, and on the CPU it is faster
+        # (for 64 images: 1.4 vs 3.9 ms forward, 2.3 vs 5.6 ms backward; docs/training-notes.md).
+        self.upscale = 2 * SUPERSAMPLE if output == "coverage" else 2
+        self.to_pixels = nn.Conv2d(channels, self.upscale**2, 3, padding=1)  # 1 x 28 x 28 (coverage: 1 x 112 x 112)
 
     def forward(self, z, labels):
         """`labels`: int64 (N,) digits, or float (N, 10) weights over the digits (see class_weights)."""
@@ -131,10 +136,13 @@ class DCGANGenerator(nn.Module):
         x = self.fc(torch.cat([z, embedding], dim=1)).view(-1, 2 * self.channels, 7, 7)
         x = F.relu(self.norm0(x, one_hot))
         x = F.relu(self.norm1(self.up(x), one_hot))
-        x = F.pixel_shuffle(self.to_pixels(x), 2)
+        x = F.pixel_shuffle(self.to_pixels(x), self.upscale)
         if self.output == "tanh":
             return torch.tanh(x)
-        return x.clamp(-1, 1)
+        x = x.clamp(-1, 1)
+        if self.output == "coverage":
+            x = F.avg_pool2d(x, SUPERSAMPLE)
+        return x
 
 
 class MinibatchStd(nn.Module):

@@ -411,7 +411,7 @@ class Trainer:
         images, labels, reference = self.training_data()
         # The whole set lives on the device as uint8 (47 MB); batches are sliced from it, no DataLoader.
         images, labels = images.to(self.device), labels.to(self.device)
-        probe = DiversityProbe(*reference, seed=cfg.seed)
+        probe = DiversityProbe(*reference, seed=cfg.seed, ink=self.recipe.ink)
         n = len(labels)
         batch = min(self.recipe.batch_size, n)  # a trial on fewer images than a batch trains on them all at once
         steps = n // batch
@@ -459,7 +459,8 @@ class Trainer:
                    leave=False, disable=not progress, initial=first, total=steps)
         for step in bar:
             idx = order[step * batch:(step + 1) * batch]
-            d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx]), labels[idx], noise[step])
+            d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx], self.recipe.ink), labels[idx],
+                                                                 noise[step])
             losses[step] = torch.stack([d_loss, g_loss])
             sums += torch.stack([d_loss, g_loss, score_as_probability(self.recipe.loss, real_s, labels[idx]),
                                  score_as_probability(self.recipe.loss, fake_s, labels[idx])])
@@ -546,7 +547,8 @@ class Trainer:
             G.load_state_dict(self.healthy["weights"])
         if self.G_ema is not None:
             refresh_batchnorm_stats(G, self.recipe.batch_size, seed=self.config.seed)
-        model = ConditionalGenerator(arch=self.config.arch, size=self.recipe.size, output=self.recipe.output)
+        model = ConditionalGenerator(arch=self.config.arch, size=self.recipe.size, output=self.recipe.output,
+                                     ink=self.recipe.ink)
         model.net.load_state_dict(G.state_dict())
         model = model.cpu().eval()
         if self.recipe.noise_scales and self.validation_set is not None:

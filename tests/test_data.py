@@ -67,3 +67,10 @@ def test_model_range_round_trips():
     x = to_model_range(images)
     assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
     assert torch.equal(to_uint8(x), images)
+
+
+def test_model_range_at_an_ink_level_clips_brighter_pixels_and_round_trips_below():
+    images = torch.tensor([0, 1, 126, 252, 253, 254, 255], dtype=torch.uint8).view(1, 1, 7).expand(1, 28, 7)
+    x = to_model_range(images, ink=253)
+    assert x[0, 0, 0].tolist() == pytest.approx([-1, -1 + 2 / 253, -1 + 252 / 253, 1 - 2 / 253, 1, 1, 1], abs=1e-6)
+    assert to_uint8(x, ink=253)[0, 0].tolist() == [0, 1, 126, 252, 253, 253, 253]

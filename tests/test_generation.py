@@ -35,6 +35,19 @@ def test_conditional_batchnorm_gives_each_digit_its_own_scale_and_shift():
     torch.testing.assert_close(out, expected)
 
 
+def test_the_coverage_output_is_the_share_of_each_pixel_its_stroke_covers():
+    G = build_networks("dcgan", "small", output="coverage")[0].eval()
+    with torch.no_grad():
+        G.to_pixels.weight.zero_()
+        # to_pixels' channel c is sub-pixel (c // 8, c % 8) of each 8x8 block, which is 2x2 pixels drawn at 4x: ink in
+        # sub-columns 0-2 (past the clamp), background in the rest. The left pixel of each pair is 3/4 ink.
+        G.to_pixels.bias.copy_(torch.tensor([1.5 if c % 8 < 3 else -1.5 for c in range(64)]))
+    out = G(torch.randn(2, G.z_dim), torch.tensor([1, 7]))
+    assert out.shape == (2, 1, 28, 28)
+    torch.testing.assert_close(out[..., 0::2], torch.full((2, 1, 28, 14), -1 + 2 * 3 / 4))
+    torch.testing.assert_close(out[..., 1::2], torch.full((2, 1, 28, 14), -1.0))
+
+
 def test_the_large_dcgan_is_wider_and_its_discriminator_deeper():
     (small_g, small_d), (large_g, large_d) = build_networks("dcgan", "small"), build_networks("dcgan", "large")
     assert (small_g.channels, large_g.channels) == (32, 64)

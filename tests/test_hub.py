@@ -193,15 +193,25 @@ def test_an_unloadable_hub_repo_is_a_clear_error():
         load_generator("nobody/no-such-cgan")
 
 
-def test_save_and_load_round_trip_in_hub_layout(tmp_path):
-    generator = ConditionalGenerator("dcgan", output="clamp")
+@pytest.mark.parametrize("ink", [255, 253])
+def test_save_and_load_round_trip_in_hub_layout(tmp_path, ink):
+    generator = ConditionalGenerator("dcgan", output="clamp", ink=ink)
     with torch.no_grad():  # every pixel's last pre-activation at 1.5: the clamp draws full ink (tanh would give 243)
         generator.net.to_pixels.weight.zero_()
         generator.net.to_pixels.bias.fill_(1.5)
     save_model(generator, tmp_path / "model")
     assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in (tmp_path / "model").iterdir()}
     loaded = load_generator(tmp_path / "model")
-    assert loaded.output == "clamp"
+    assert (loaded.output, loaded.ink) == ("clamp", ink)
     images = loaded.generate(4, 8, seed=9)
     assert np.array_equal(images, generator.generate(4, 8, seed=9))
-    assert (images == 255).all()
+    assert (images == ink).all()
+
+
+def test_a_config_without_ink_draws_full_ink_at_255_and_a_bad_one_is_named(tmp_path):
+    assert load_generator().ink == 255  # the bundled model's config.json predates `ink`
+    save_model(ConditionalGenerator("dcgan"), tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "ink": 300}))
+    with pytest.raises(ValueError, match="ink must be an integer 1-255, got 300"):
+        load_generator(tmp_path / "model")

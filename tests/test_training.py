@@ -42,14 +42,15 @@ def quick_recipe(monkeypatch):
 
 def test_the_default_recipe_is_the_documented_one_on_each_budget():
     cpu, gpu = RECIPES[("dcgan", "cpu")], RECIPES[("dcgan", "gpu")]
-    assert (cpu.size, cpu.d_size, cpu.deep_d, cpu.output, cpu.loss) == ("small", "small", True, "clamp",
+    assert (cpu.size, cpu.d_size, cpu.deep_d, cpu.output, cpu.loss) == ("small", "small", True, "coverage",
                                                                          "nonsaturating")
     assert (cpu.r1_gamma, cpu.aux_weight, cpu.batch_size, cpu.epochs, cpu.lr_drop_epoch) == (1.0, 0.3, 128, 12, 9)
-    assert (gpu.size, gpu.d_size, gpu.deep_d, gpu.output, gpu.loss) == ("small", "large", True, "clamp",
+    assert (gpu.size, gpu.d_size, gpu.deep_d, gpu.output, gpu.loss) == ("small", "large", True, "coverage",
                                                                         "nonsaturating")
     assert (gpu.r1_gamma, gpu.aux_weight, gpu.batch_size, gpu.epochs, gpu.lr_drop_epoch) == (3.0, 0.03, 256, 70, 50)
     for recipe in (cpu, gpu):
         assert recipe.validation and recipe.noise_scales == (0.95, 1.0, 1.05, 1.1) and recipe.ema_decay == 0.999
+        assert recipe.ink == 253
         check_recipe("dcgan", recipe)
     trainer = Trainer(TrainConfig(device="cpu"))  # no CUDA here: the CPU budget
     assert (trainer.config.budget, trainer.config.epochs, trainer.recipe) == ("cpu", 12, cpu)
@@ -80,13 +81,29 @@ def test_the_trainer_trains_on_the_training_part_only(tmp_path, data_dir):
     assert torch.equal(limited.training_data()[0], images[:100])  # a trial's images come from the training part
 
 
+def test_the_trainer_shows_d_real_digits_at_the_recipes_ink_level(tmp_path, quick_recipe, monkeypatch):
+    seen = []
+    train_step = Trainer.train_step
+
+    def recording(self, real, labels, z):
+        seen.append(real)
+        return train_step(self, real, labels, z)
+    monkeypatch.setattr(Trainer, "train_step", recording)
+    run_train(tmp_path, "--epochs", "1")
+    real = torch.cat(seen)
+    # 0 to -1 and 253 to 1, the few brighter pixels clipped to 1: a pixel of 252 sits one step of 253 below 1.
+    assert real.min() == -1 and real.max() == 1
+    assert torch.isclose(real, torch.tensor(1 - 2 / 253)).any()
+
+
 @pytest.mark.parametrize("change, message", [
     ({"loss": "seed"}, "loss must be one of hinge, nonsaturating for dcgan"),
     ({"r1_gamma": -1.0}, "r1_gamma must be 0 or more"), ({"aux_weight": float("nan")}, "aux_weight must be 0 or more"),
     ({"lr_drop_epoch": 2.5}, "lr_drop_epoch must be a whole number"), ({"lr_drop_factor": 2}, "lr_drop_factor must"),
-    ({"output": "sigmoid"}, "output must be one of clamp, tanh"), ({"size": "huge"}, "size must be one of"),
+    ({"output": "sigmoid"}, "output must be one of clamp, tanh, coverage"), ({"size": "huge"}, "size must be one of"),
     ({"batch_size": 0}, "batch_size must be a whole number"), ({"noise_scales": (2.0,)}, "noise_scales must be"),
     ({"validation": False}, "choosing a noise scale needs the validation split"),
+    ({"ink": 256}, "ink must be an integer 1-255, got 256"),
 ])
 def test_a_recipe_with_a_bad_setting_is_refused_by_name(change, message):
     with pytest.raises(ValueError, match=message):
@@ -118,7 +135,7 @@ def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_comm
     best = min(measured, key=lambda scale: measured[scale]["fd_per_digit"])
     assert float(best) == training["noise_scale"] == load_generator(folder).noise_scale
     generator = load_generator(folder)
-    assert (generator.arch, generator.size, generator.output) == ("dcgan", "small", "clamp")
+    assert (generator.arch, generator.size, generator.output, generator.ink) == ("dcgan", "small", "coverage", 253)
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
     card = (folder / "README.md").read_text()
     assert "conditional-gan" in card and "license: mit" in card and training["command"] in card
@@ -242,7 +259,7 @@ def test_a_run_saved_before_the_recipe_had_its_own_place_resumes_as_it_was(tmp_p
     assert recipe_from_saved(legacy_state(state)["config"]) == old
     run_train(tmp_path, "--epochs", "2", "--resume", out="old")
     generator = load_generator(tmp_path / "old" / "generator")
-    assert (generator.size, generator.output, generator.noise_scale) == ("small", "tanh", 1.0)
+    assert (generator.size, generator.output, generator.noise_scale, generator.ink) == ("small", "tanh", 1.0, 255)
     recipe = json.loads((tmp_path / "old" / "generator" / "training.json").read_text())["recipe"]
     assert (recipe["loss"], recipe["validation"], recipe["deep_d"]) == ("hinge", False, False)
     # Before sizes existed a config had no size and no deep_d: small, and the shallow D.

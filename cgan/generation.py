@@ -104,7 +104,7 @@ class ConditionalGenerator(
         return out
 
     def generate(self, digit, n=1, seed=None, noise_scale=None):
-        """`n` images of `digit` as uint8 (n, 28, 28), 0 = background, 255 = ink.
+        """`n` images of `digit` as uint8 (n, 28, 28), 0 = background, `ink` (255, or MNIST's 253) = full ink.
 
         The noise comes from a torch.Generator seeded for this call and is drawn on the CPU, so the same seed gives
         the same images on any device, whatever else runs. seed=None draws a fresh one. noise_scale (0.3-1.5; None:

@@ -144,6 +144,7 @@ A conditional GAN generator trained on the 60,000 MNIST training images. Ask it 
 as many different handwritten versions as you like, reproducibly from a seed.
 
 - Architecture: {arch} — {arch_text}
+- Output: {output}, full ink drawn as pixel value {ink}
 - Training: {training}{sampling}
 
 ## Quality
@@ -166,6 +167,13 @@ ARCH_TEXT = {
              "channel; an EMA of G (the loss and its options: see Training)",
     "seed": "the course report's CGAN: one-hot label concatenated to the noise, discriminator with 10 sigmoid "
             "outputs trained against one-hot targets, SGD",
+}
+
+
+OUTPUT_TEXT = {
+    "coverage": "the last layer drawn at 4x the resolution and averaged down, so edges are anti-aliased as MNIST's are",
+    "clamp": "the last layer clamped to [-1, 1]",
+    "tanh": "tanh",
 }
 
 
@@ -238,6 +246,7 @@ def write_model_card(folder, repo_id=None):
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
         arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
+        output=OUTPUT_TEXT.get(config.get("output", "tanh"), "unknown"), ink=config.get("ink", 255),
         quality=quality_text(evaluation),
         sampling="" if scale == 1 else f"\n- Sampling: {noise_scale_text(scale)}",
         repo_id=repo_id or "path/to/model-folder",

@@ -1,6 +1,6 @@
 """The recipe: every setting `python train.py` trains with, in one place, each with why.
 
-Two budgets, chosen by the device: "cpu" fits about 12 minutes on a 2-core CPU, "gpu" is the full schedule of the
+Two budgets, chosen by the device: "cpu" fits about 13 minutes on a 2-core CPU, "gpu" is the full schedule of the
 shipped model on a CUDA GPU. `--epochs` extends either. A run saves the recipe it trained with, and a resumed run
 keeps its own, whatever this file says by then. The measurements behind each value: docs/training-notes.md.
 """
@@ -49,7 +49,7 @@ DCGAN_CPU = Recipe(
     aux_weight=0.3,  # a small classifier of real digits beside D: every digit's accuracy over 99% in 12 CPU epochs
     optimizer="adam", betas=(0.0, 0.9), lr=8e-4, d_lr_ratio=4.0,  # no momentum, D at 4x G's rate (runs 4-8)
     batch_size=128,  # 1.2x the images/s of batch 64 on a CPU, the same quality per epoch
-    epochs=12, lr_drop_epoch=9, lr_drop_factor=0.25,  # about 12 minutes; the last quarter at a quarter of the rate
+    epochs=12, lr_drop_epoch=9, lr_drop_factor=0.25,  # about 13 minutes; the last quarter at a quarter of the rate
     ema_decay=0.999,  # the saved G is the EMA of its weights: steadier than G itself
     validation=True,  # 500 training digits of each class are held out: the noise scale is chosen on them
     noise_scales=(0.95, 1.0, 1.05, 1.1),  # the sampling noise's width: the lowest per-digit FD on the validation split

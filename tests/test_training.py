@@ -139,6 +139,7 @@ def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_comm
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
     card = (folder / "README.md").read_text()
     assert "conditional-gan" in card and "license: mit" in card and training["command"] in card
+    assert "anti-aliased" in card and "full ink drawn as pixel value 253" in card
 
 
 def test_the_seed_network_still_trains(tmp_path):

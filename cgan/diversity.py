@@ -29,7 +29,8 @@ class DiversityProbe:
         for digit in range(NUM_CLASSES):
             idx = (labels == digit).nonzero().squeeze(1).cpu()
             pick = idx[torch.randperm(len(idx), generator=gen)[:per_digit]]
-            self.real_spread.append(mean_pairwise_distance(to_model_range(images[pick.to(images.device)], ink)).item())
+            real = to_model_range(images[pick.to(images.device)], ink)  # as the trainer shows them to D
+            self.real_spread.append(mean_pairwise_distance(real).item())
         self.noise_seed = seed + 1
 
     @torch.no_grad()

@@ -100,7 +100,8 @@ class ConditionalGenerator(
         out = np.empty((len(z), 28, 28), dtype=np.uint8)
         for start in range(0, len(z), BATCH):
             chunk = slice(start, start + BATCH)
-            out[chunk] = to_uint8(self.net(z[chunk].to(device), labels[chunk].to(device)).float(), self.ink).cpu().numpy()
+            drawn = self.net(z[chunk].to(device), labels[chunk].to(device)).float()
+            out[chunk] = to_uint8(drawn, self.ink).cpu().numpy()
         return out
 
     def generate(self, digit, n=1, seed=None, noise_scale=None):

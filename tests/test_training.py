@@ -269,6 +269,13 @@ def test_a_run_saved_before_the_recipe_had_its_own_place_resumes_as_it_was(tmp_p
     assert (recipe_from_saved(config).size, recipe_from_saved(config).deep_d) == ("small", False)
 
 
+def test_a_recipe_saved_before_the_ink_level_resumes_at_255():
+    saved = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(DCGAN_CPU, output="clamp"))))
+    del saved["ink"]  # a run of the clamp recipe, saved before `ink` existed
+    recipe = recipe_from_saved({"recipe": saved})
+    assert (recipe.output, recipe.ink) == ("clamp", 255)
+
+
 def test_an_old_model_folder_loads_as_it_was(tmp_path):
     from cgan import ConditionalGenerator
     ConditionalGenerator("dcgan").save_pretrained(tmp_path)

@@ -40,18 +40,18 @@ def properties(images):
     """Per image (uint8 (N, 28, 28)): name -> (N,) values."""
     x = images.numpy().astype(np.float64)
     ink = x > 0
-    area = ink.sum((1, 2))
+    area, total = ink.sum((1, 2)), x.sum((1, 2))
     height, width = ink.any(2).sum(1), ink.any(1).sum(1)
     gy, gx = np.gradient(x, axis=(1, 2))
     return {
         "larger side of the ink's box (real digits: 20)": np.maximum(height, width),
         "pixels at 255": (x == 255).sum((1, 2)),
         "pixels at 250-254": ((x >= 250) & (x < 255)).sum((1, 2)),
-        "mean ink value": x.sum((1, 2)) / area,
-        "share of inked pixels below 128 (soft edges)": ((x > 0) & (x < 128)).sum((1, 2)) / area,
+        "mean ink value": total / area,
+        "share of inked pixels below 128 (soft edges)": (ink & (x < 128)).sum((1, 2)) / area,
         "mean gradient over inked pixels (sharp edges)": np.hypot(gy, gx).sum((1, 2)) / area,
         "inked pixels": area,
-        "total ink": x.sum((1, 2)),
+        "total ink": total,
         "separate pieces of ink": np.array([ndimage.label(i, structure=np.ones((3, 3)))[1] for i in ink]),
     }
 

@@ -459,8 +459,8 @@ class Trainer:
                    leave=False, disable=not progress, initial=first, total=steps)
         for step in bar:
             idx = order[step * batch:(step + 1) * batch]
-            d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx], self.recipe.ink), labels[idx],
-                                                                 noise[step])
+            real = to_model_range(images[idx], self.recipe.ink)
+            d_loss, g_loss, real_s, fake_s = self.train_step(real, labels[idx], noise[step])
             losses[step] = torch.stack([d_loss, g_loss])
             sums += torch.stack([d_loss, g_loss, score_as_probability(self.recipe.loss, real_s, labels[idx]),
                                  score_as_probability(self.recipe.loss, fake_s, labels[idx])])

@@ -37,9 +37,12 @@ def failures(run):
 def main(folders):
     runs = []
     for folder in map(Path, folders):
-        training = json.loads((folder / "generator" / "training.json").read_text())
-        evaluation = json.loads((folder / "generator" / "evaluation.json").read_text())
-        history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        try:
+            training = json.loads((folder / "generator" / "training.json").read_text())
+            evaluation = json.loads((folder / "generator" / "evaluation.json").read_text())
+            history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        except (OSError, ValueError) as error:  # ValueError: JSONDecodeError
+            sys.exit(f"{folder} is not a finished run of train.py ({error})")
         runs.append({"seed": training["seed"], "minutes": training["minutes"], "device": training["device"],
                      "budget": training.get("budget", "cpu"), "noise_scale": training.get("noise_scale", 1.0),
                      "diversity_min": min(row["diversity_min"] for row in history), **evaluation["model"]})
@@ -58,4 +61,6 @@ def main(folders):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or sys.exit(__doc__))
+    if not sys.argv[1:] or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
+    main(sys.argv[1:])

@@ -178,15 +178,23 @@ class DCGANDiscriminator(nn.Module):
 
     deep=True adds a 3x3 conv after each downsampling. The 2-conv D ends near the hinge loss of a coin toss (1.9)
     and lets G drop the rarer styles; the deeper one scored higher recall, precision and accuracy on a GPU.
+
+    stem > 0 puts a 3x3 conv of that many channels on the 28x28 image, before the first downsampling: D then looks
+    at each pixel's neighbourhood at full resolution, where the texture of a stroke's edge is (the grey of its edge
+    pixels, the faint ones included), which the first strided conv takes in only linearly. In a deep D it takes the
+    place of the 3x3 conv after the first downsampling, so that D costs what it did (docs/training-notes.md).
     """
 
-    def __init__(self, channels=32, deep=False):
+    def __init__(self, channels=32, deep=False, stem=0):
         super().__init__()
-        self.input_conv = spectral_norm(nn.Conv2d(1 + NUM_CLASSES, channels, 4, 2, 1))  # channels x 14 x 14
+        self.stem = (nn.Sequential(spectral_norm(nn.Conv2d(1, stem, 3, 1, 1)), nn.LeakyReLU(0.2, True))
+                     if stem else nn.Identity())  # stem x 28 x 28
+        self.image_channels = stem or 1
+        self.input_conv = spectral_norm(nn.Conv2d(self.image_channels + NUM_CLASSES, channels, 4, 2, 1))  # 14 x 14
         planes = torch.eye(NUM_CLASSES)[:, :, None, None].expand(-1, -1, 28, 28).clone()
         self.register_buffer("label_planes", planes, persistent=False)  # (10, 10, 28, 28): one set per label
         layers = [nn.LeakyReLU(0.2, True)]
-        if deep:
+        if deep and not stem:
             layers += [spectral_norm(nn.Conv2d(channels, channels, 3, 1, 1)), nn.LeakyReLU(0.2, True)]
         layers += [spectral_norm(nn.Conv2d(channels, 2 * channels, 4, 2, 1)), nn.LeakyReLU(0.2, True)]  # 2ch x 7 x 7
         if deep:
@@ -200,8 +208,9 @@ class DCGANDiscriminator(nn.Module):
         weight = self.input_conv.weight
         # conv([image; planes]) = conv(image) + conv(planes), and the second term depends on the label only:
         # computed once per label and looked up, it costs nothing per image.
-        image_part = F.conv2d(images, weight[:, :1], self.input_conv.bias, stride=2, padding=1)
-        label_part = F.conv2d(self.label_planes.to(images.dtype), weight[:, 1:], stride=2, padding=1)
+        image_part = F.conv2d(self.stem(images), weight[:, :self.image_channels], self.input_conv.bias, stride=2,
+                              padding=1)
+        label_part = F.conv2d(self.label_planes.to(images.dtype), weight[:, self.image_channels:], stride=2, padding=1)
         h = self.features(image_part + label_part[labels])
         return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
 
@@ -224,9 +233,9 @@ class AuxiliaryClassifier(nn.Module):
         return self.net(images)
 
 
-def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh"):
-    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d`, `d_size` and `output` are options
-    it has."""
+def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0):
+    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d`, `d_size`, `output` and `d_stem`
+    are options it has."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     if size not in SIZES:
@@ -235,8 +244,11 @@ def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh"):
         raise ValueError(f"d_size must be one of {', '.join(SIZES)}, got {d_size!r}")
     if arch == "seed" and size != "small":
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
-    if arch == "seed" and (deep_d or d_size is not None):
-        raise ValueError("the seed architecture keeps the report's discriminator; deep_d and d_size are for dcgan")
+    if isinstance(d_stem, bool) or not isinstance(d_stem, int) or not 0 <= d_stem <= 256:
+        raise ValueError(f"d_stem must be a whole number of channels, 0-256, got {d_stem!r}")
+    if arch == "seed" and (deep_d or d_size is not None or d_stem):
+        raise ValueError("the seed architecture keeps the report's discriminator; deep_d, d_size and d_stem are for "
+                         "dcgan")
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     if arch == "seed" and output != "tanh":
@@ -248,14 +260,15 @@ def default_deep_d(arch, size):
     return arch == "dcgan" and DCGAN_SIZES[size][1]
 
 
-def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh"):
+def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0):
     """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES and G's last
-    activation in OUTPUTS. D is of `d_size` (None: the same as G) and deep_d=None gives it that size's depth. Only G
-    ships, so D may be larger than G at no cost to generation."""
-    check_arch(arch, size, deep_d, d_size, output)
+    activation in OUTPUTS. D is of `d_size` (None: the same as G), deep_d=None gives it that size's depth, and
+    d_stem > 0 a full-resolution conv of that many channels first. Only G ships, so D may be larger than G at no
+    cost to generation."""
+    check_arch(arch, size, deep_d, d_size, output, d_stem)
     if arch == "seed":
         return SeedGenerator(), SeedDiscriminator()
     d_size = d_size or size
     deep = default_deep_d(arch, d_size) if deep_d is None else deep_d
     return (DCGANGenerator(channels=DCGAN_SIZES[size][0], output=output),
-            DCGANDiscriminator(channels=DCGAN_SIZES[d_size][0], deep=deep))
+            DCGANDiscriminator(channels=DCGAN_SIZES[d_size][0], deep=deep, stem=d_stem))

@@ -231,7 +231,8 @@ class Trainer:
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
 
         torch.manual_seed(self.config.seed)
-        self.G, self.D = build_networks(self.config.arch, recipe.size, recipe.deep_d, recipe.d_size, recipe.output)
+        self.G, self.D = build_networks(self.config.arch, recipe.size, recipe.deep_d, recipe.d_size, recipe.output,
+                                        recipe.d_stem)
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if recipe.ema_decay else None

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from cgan import ConditionalGenerator, load_generator
 from cgan.data import to_uint8
@@ -57,6 +58,24 @@ def test_the_large_dcgan_is_wider_and_its_discriminator_deeper():
     assert (convs(small_d), convs(large_d)) == (2, 4)
     assert convs(build_networks("dcgan", "small", deep_d=True)[1]) == 4  # the deeper D with the small G
     assert convs(build_networks("dcgan", "large", deep_d=False)[1]) == 2
+
+
+def test_a_d_with_a_stem_looks_at_full_resolution_first_in_place_of_the_conv_at_14x14():
+    d = build_networks("dcgan", "small", deep_d=True, d_stem=8)[1].eval()  # eval: spectral norm's weights stay put
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [
+        (1, 8, (1, 1)), (8 + 10, 32, (2, 2)), (32, 64, (2, 2)), (64, 64, (1, 1))]  # as many convs as the deep D's
+    # The label planes are convolved once per label and added: the same as one conv over [stem(x); planes].
+    x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 7, 9])
+    planes = torch.eye(10)[y][:, :, None, None].expand(-1, -1, 28, 28)
+    with torch.no_grad():
+        first = F.conv2d(torch.cat([d.stem(x), planes], 1), d.input_conv.weight, d.input_conv.bias, 2, 1)
+        h = d.features(first)
+        torch.testing.assert_close(d(x, y), d.linear(h).squeeze(1) + (d.embed(y) * h).sum(1))
+    with pytest.raises(ValueError, match="d_stem must be a whole number of channels, 0-256, got -1"):
+        build_networks("dcgan", d_stem=-1)
+    with pytest.raises(ValueError, match="deep_d, d_size and d_stem are for dcgan"):
+        build_networks("seed", d_stem=8)
 
 
 def test_unknown_arch_or_size_is_refused_by_name():

@@ -50,10 +50,11 @@ def test_the_default_recipe_is_the_documented_one_on_each_budget():
     assert (gpu.r1_gamma, gpu.aux_weight, gpu.batch_size, gpu.epochs, gpu.lr_drop_epoch) == (3.0, 0.03, 256, 70, 50)
     for recipe in (cpu, gpu):
         assert recipe.validation and recipe.noise_scales == (0.95, 1.0, 1.05, 1.1) and recipe.ema_decay == 0.999
-        assert recipe.ink == 253
+        assert (recipe.ink, recipe.d_stem) == (253, 8)
         check_recipe("dcgan", recipe)
     trainer = Trainer(TrainConfig(device="cpu"))  # no CUDA here: the CPU budget
     assert (trainer.config.budget, trainer.config.epochs, trainer.recipe) == ("cpu", 12, cpu)
+    assert trainer.D.image_channels == 8  # the recipe's D, its stem included, is the one trained
     assert Trainer(TrainConfig(device="cpu", budget="gpu")).recipe == gpu  # the GPU schedule, for a trial here
     assert Trainer(TrainConfig(device="cpu", epochs=3)).config.epochs == 3  # --epochs always wins
     assert Trainer(TrainConfig(device="cpu", arch="seed")).recipe.loss == "seed"
@@ -103,7 +104,7 @@ def test_the_trainer_shows_d_real_digits_at_the_recipes_ink_level(tmp_path, quic
     ({"output": "sigmoid"}, "output must be one of clamp, tanh, coverage"), ({"size": "huge"}, "size must be one of"),
     ({"batch_size": 0}, "batch_size must be a whole number"), ({"noise_scales": (2.0,)}, "noise_scales must be"),
     ({"validation": False}, "choosing a noise scale needs the validation split"),
-    ({"ink": 256}, "ink must be an integer 1-255, got 256"),
+    ({"ink": 256}, "ink must be an integer 1-255, got 256"), ({"d_stem": 2.5}, "d_stem must be a whole number"),
 ])
 def test_a_recipe_with_a_bad_setting_is_refused_by_name(change, message):
     with pytest.raises(ValueError, match=message):
@@ -269,11 +270,11 @@ def test_a_run_saved_before_the_recipe_had_its_own_place_resumes_as_it_was(tmp_p
     assert (recipe_from_saved(config).size, recipe_from_saved(config).deep_d) == ("small", False)
 
 
-def test_a_recipe_saved_before_the_ink_level_resumes_at_255():
+def test_a_recipe_saved_before_the_ink_level_and_the_d_stem_resumes_as_it_trained():
     saved = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(DCGAN_CPU, output="clamp"))))
-    del saved["ink"]  # a run of the clamp recipe, saved before `ink` existed
+    del saved["ink"], saved["d_stem"]  # a run of the clamp recipe, saved before either existed
     recipe = recipe_from_saved({"recipe": saved})
-    assert (recipe.output, recipe.ink) == ("clamp", 255)
+    assert (recipe.output, recipe.ink, recipe.d_stem) == ("clamp", 255, 0)
 
 
 def test_an_old_model_folder_loads_as_it_was(tmp_path):

@@ -78,12 +78,16 @@ def separability(fake, real):
     return max(auc, 1 - auc)
 
 
+def as_uint8(pixels):
+    """Float (N, 1, 28, 28) pixel values, as a resampling or a blur leaves them, back to uint8 (N, 28, 28) images."""
+    return pixels[:, 0].round().clamp(0, 255).to(torch.uint8)
+
+
 def enlarge(images, factor):
     """uint8 images scaled by `factor` about their centre, bilinear."""
     theta = torch.tensor([[1 / factor, 0.0, 0.0], [0.0, 1 / factor, 0.0]]).expand(len(images), 2, 3)
     grid = F.affine_grid(theta, (len(images), 1, 28, 28), align_corners=False)
-    out = F.grid_sample(images.float()[:, None], grid, mode="bilinear", align_corners=False)[:, 0]
-    return out.round().clamp(0, 255).to(torch.uint8)
+    return as_uint8(F.grid_sample(images.float()[:, None], grid, mode="bilinear", align_corners=False))
 
 
 def set_values(images, low, high, value):
@@ -93,8 +97,7 @@ def set_values(images, low, high, value):
 
 
 def blurred(images, sigma=1.0):
-    out = gaussian_blur(images.float()[:, None], kernel_size=7, sigma=sigma)[:, 0]
-    return out.round().clamp(0, 255).to(torch.uint8)
+    return as_uint8(gaussian_blur(images.float()[:, None], kernel_size=7, sigma=sigma))
 
 
 def thresholded(images, level):

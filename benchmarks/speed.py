@@ -3,6 +3,7 @@ time for a request of each tab.
 
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
     python benchmarks/speed.py --device cuda   # the GPU only
+    python benchmarks/speed.py --device cuda --recipes dcgan-gpu   # one recipe's training only
 
 Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
 On a GPU, training is timed as `train.py` runs it there (torch.compile, bf16) and also without torch.compile.
@@ -107,7 +108,14 @@ def main():
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                         help="all: the CPU, and the GPU when there is one")
+    names = [f"{arch}-{budget}" for arch, budget in RECIPE_NAMES]
+    parser.add_argument("--recipes", default=",".join(names),
+                        help=f"the recipes whose training to time, comma-separated (default: {','.join(names)})")
     args = parser.parse_args()
+    recipes = [tuple(name.split("-")) for name in args.recipes.split(",") if name]
+    unknown = [name for name in args.recipes.split(",") if name not in names]
+    if unknown or not recipes:
+        sys.exit(f"error: --recipes takes names from {', '.join(names)}, got {args.recipes!r}")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda, but no CUDA GPU is available")
     devices = [torch.device(kind) for kind in ("cpu", "cuda")
@@ -122,7 +130,7 @@ def main():
         modes = [None, False] if device.type == "cuda" else [None]
         entry = {"machine": describe(device), "torch": torch.__version__,
                  "training": [training_throughput(arch, budget, device, images, labels, compile)
-                              for arch, budget in RECIPE_NAMES for compile in modes],
+                              for arch, budget in recipes for compile in modes],
                  "generator": f"{generator.arch} ({generator.size})",
                  "generation": [generation_latency(generator, n, sync, 50 if n < 1024 else 10)
                                 for n in (1, 16, 64, 1024)]}

@@ -1,10 +1,12 @@
 """MNIST as whole tensors: from a local folder of the official .gz files, or downloaded by torchvision."""
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 from torchvision.datasets import MNIST
 from torchvision.datasets.utils import check_integrity
 
@@ -55,17 +57,37 @@ def load_mnist(train=True, data_dir=DEFAULT_DATA_DIR, mnist_dir=None):
     Looks in `mnist_dir` (or env CGAN_MNIST_DIR) first, else downloads through torchvision into `data_dir`.
     """
     mnist_dir = mnist_dir or os.environ.get(MNIST_DIR_ENV)
-    if mnist_dir:
-        copy_local_mnist(mnist_dir, data_dir)
-    try:
-        # With the .gz files already in place, torchvision only checks and extracts them: no network.
-        dataset = MNIST(str(data_dir), train=train, download=True)
-    except Exception as error:  # torchvision raises URLError, RuntimeError or OSError depending on what failed
-        raise MnistUnavailableError(
-            f"could not download MNIST into {data_dir} ({error}). Either connect to the internet, or pass "
-            f"--mnist-dir DIR (or set {MNIST_DIR_ENV}) to a folder holding the four official .gz files"
-        ) from error
+    with data_folder_lock(data_dir):
+        if mnist_dir:
+            copy_local_mnist(mnist_dir, data_dir)
+        try:
+            # With the .gz files already in place, torchvision only checks and extracts them: no network.
+            dataset = MNIST(str(data_dir), train=train, download=True)
+        except Exception as error:  # torchvision raises URLError, RuntimeError or OSError depending on what failed
+            raise MnistUnavailableError(
+                f"could not download MNIST into {data_dir} ({error}). Either connect to the internet, or pass "
+                f"--mnist-dir DIR (or set {MNIST_DIR_ENV}) to a folder holding the four official .gz files"
+            ) from error
     return dataset.data.clone(), dataset.targets.clone()
+
+
+@contextlib.contextmanager
+def data_folder_lock(data_dir):
+    """One process at a time in `data_dir`: runs started together (seeds side by side on one GPU) all copy, download
+    and extract into it, and one of them read a file another had only begun to write. A folder that cannot be
+    written (a read-only copy, already extracted) is used without the lock: nobody can write there."""
+    folder = Path(data_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / ".mnist.lock")
+        lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def validation_split(labels, per_digit=VALIDATION_PER_DIGIT):

@@ -1,9 +1,16 @@
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 from cgan.data import MNIST_FILES, MnistUnavailableError, load_mnist, to_model_range, to_uint8
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_local_files_load_as_whole_tensors(mnist_dir, data_dir):
@@ -74,3 +81,44 @@ def test_model_range_at_an_ink_level_clips_brighter_pixels_and_round_trips_below
     x = to_model_range(images, ink=253)
     assert x[0, 0, 0].tolist() == pytest.approx([-1, -1 + 2 / 253, -1 + 252 / 253, 1 - 2 / 253, 1, 1, 1], abs=1e-6)
     assert to_uint8(x, ink=253)[0, 0].tolist() == [0, 1, 126, 252, 253, 253, 253]
+
+
+def test_runs_started_at_once_share_one_data_folder(mnist_dir, tmp_path):
+    # Seeds trained side by side on one GPU all start by copying and extracting MNIST into the same folder.
+    script = ("import sys; from cgan.data import load_mnist; images, labels = load_mnist(train=False, "
+              "data_dir=sys.argv[1], mnist_dir=sys.argv[2]); print(int(images.sum()), int(labels.sum()))")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "data"), str(mnist_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(3)]
+    results = [run.communicate(timeout=300) + (run.returncode,) for run in runs]
+    assert [code for _, _, code in results] == [0] * 3, [err[-500:] for _, err, _ in results]
+    assert len({out for out, _, _ in results}) == 1
+
+
+def test_a_run_waits_while_another_is_writing_the_data_folder(mnist_dir, tmp_path):
+    # On the GPU machine one of three runs read an extracted file another had only begun to write, and failed.
+    data = tmp_path / "data"
+    load_mnist(train=False, data_dir=data, mnist_dir=mnist_dir)
+    script = ("import sys; from cgan.data import load_mnist; print('started', flush=True); "
+              "load_mnist(train=False, data_dir=sys.argv[1], mnist_dir=sys.argv[2]); print('loaded', flush=True)")
+    with FileLock(data / ".mnist.lock"):  # what another run holds while it copies and extracts
+        run = subprocess.Popen([sys.executable, "-c", script, str(data), str(mnist_dir)], stdout=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+        assert run.stdout.readline().strip() == "started"
+        time.sleep(2)  # loading the extracted test set takes well under a second
+        assert run.poll() is None
+    assert run.stdout.readline().strip() == "loaded"
+    assert run.wait(timeout=60) == 0
+
+
+def test_a_data_folder_that_cannot_be_locked_is_read_without_the_lock(mnist_dir, data_dir, monkeypatch):
+    # A read-only folder with MNIST already extracted worked before the lock, and still does.
+    class ReadOnly:
+        def __init__(self, path):
+            pass
+
+        def acquire(self):
+            raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("cgan.data.FileLock", ReadOnly)
+    images, labels = load_mnist(train=False, data_dir=data_dir, mnist_dir=mnist_dir)
+    assert images.shape == (10000, 28, 28) and labels[:3].tolist() == [7, 2, 1]

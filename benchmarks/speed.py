@@ -108,14 +108,14 @@ def main():
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                         help="all: the CPU, and the GPU when there is one")
-    names = [f"{arch}-{budget}" for arch, budget in RECIPE_NAMES]
-    parser.add_argument("--recipes", default=",".join(names),
-                        help=f"the recipes whose training to time, comma-separated (default: {','.join(names)})")
+    by_name = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}
+    parser.add_argument("--recipes", default=",".join(by_name),
+                        help=f"the recipes whose training to time, comma-separated (default: {','.join(by_name)})")
     args = parser.parse_args()
-    recipes = [tuple(name.split("-")) for name in args.recipes.split(",") if name]
-    unknown = [name for name in args.recipes.split(",") if name not in names]
-    if unknown or not recipes:
-        sys.exit(f"error: --recipes takes names from {', '.join(names)}, got {args.recipes!r}")
+    asked = args.recipes.split(",")
+    if any(name not in by_name for name in asked):
+        sys.exit(f"error: --recipes takes names from {', '.join(by_name)}, got {args.recipes!r}")
+    recipes = [by_name[name] for name in asked]
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda, but no CUDA GPU is available")
     devices = [torch.device(kind) for kind in ("cpu", "cuda")

@@ -260,12 +260,12 @@ def test_the_saved_generator_is_the_ema_with_its_statistics_refreshed(tmp_path):
 
 
 def test_a_collapse_in_the_last_epoch_is_warned_of_and_the_last_healthy_epoch_is_saved(tmp_path):
-    shipped = load_generator()  # start from a trained G, so that the first epoch is a healthy one
+    bundled = load_generator()  # start from a trained G, so that the first epoch is a healthy one
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, epochs=2,
-                                  recipe=custom_recipe(noise_scales=(), batch_size=64, output=shipped.output,
-                                                       ink=shipped.ink),
+                                  recipe=custom_recipe(noise_scales=(), batch_size=64, output=bundled.output,
+                                                       ink=bundled.ink),
                                   data_dir=str(DATA)))
-    shipped = shipped.net.state_dict()
+    shipped = bundled.net.state_dict()
     trainer.G.load_state_dict(shipped)
     trainer.G_ema.load_state_dict(shipped)
     real_step = trainer.train_step

@@ -1,0 +1,207 @@
+"""Try a change to the recipe: train it for a few seeds side by side and score each run on the validation split.
+
+This is how the recipe's settings are chosen (docs/training-notes.md). Every run trains on the training digits outside
+the validation split and is scored on the 5,000 inside it (500 samples per digit, sample seed 100): accuracy, the
+Fréchet distances, precision, recall, the C2ST and the pixel TV. The test set is not looked at. Compare a change with
+the recipe itself, trained for the same seeds in the same way:
+
+    python benchmarks/variants.py --seeds 0,1                                 # the recipe as it is
+    python benchmarks/variants.py --seeds 0,1 --set r1_gamma=0.3              # one change (several: repeat --set)
+    python benchmarks/variants.py --budget gpu --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
+    python benchmarks/variants.py --score runs/variants/recipe-seed0          # score runs already trained
+
+Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores); the table is printed.
+Side by side, each run gets an equal share of the CPU cores; runs on one GPU share it.
+"""
+
+import argparse
+import ast
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError, load_mnist, validation_split  # noqa: E402
+from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
+from cgan.hub import load_generator, save_model  # noqa: E402
+from cgan.recipe import BUDGETS, Recipe, custom_recipe  # noqa: E402
+from cgan.training import TrainConfig, TrainingError, train  # noqa: E402
+
+PER_DIGIT = 500  # samples per digit scored: as many as the validation split holds
+SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
+COLUMNS = [("accuracy", "acc", "{:.2%}"), ("accuracy_min", "worst digit", "{:.1%}"), ("fd", "FD", "{:.3f}"),
+           ("fd_per_digit", "per-digit FD", "{:.3f}"), ("precision", "P", "{:.3f}"), ("recall", "R", "{:.3f}"),
+           ("c2st", "C2ST", "{:.3f}"), ("pixel_tv", "pixel TV", "{:.3f}")]
+SETTINGS = {field.name for field in dataclasses.fields(Recipe)}
+
+
+def parse_change(text):
+    """'name=value' -> (name, value): a recipe setting, its value read as a Python literal (0.3, True, (0.0, 0.9),
+    None) or else as text ('hinge')."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected SETTING=VALUE, got {text!r}")
+    if name not in SETTINGS:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a recipe setting; the settings: {', '.join(sorted(SETTINGS))}")
+    try:
+        return name, ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return name, value.strip()
+
+
+def seed_list(text):
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2, got {text!r}") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be different whole numbers, 0 or more, got {text!r}")
+    return seeds
+
+
+def label(changes):
+    """The change's name in folder names and the table: 'recipe' for none."""
+    return ",".join(f"{name}={value}" for name, value in changes.items()).replace(" ", "") or "recipe"
+
+
+def validation_digits(data_dir, mnist_dir):
+    images, labels = load_mnist(train=True, data_dir=data_dir, mnist_dir=mnist_dir)
+    _, held = validation_split(labels)
+    return images[held], labels[held]
+
+
+def score(model, digits, device, per_digit=PER_DIGIT):
+    """The model's metrics against the validation digits, lists left out."""
+    scores = Evaluator(load_classifier(), *digits, device=device).score_generator(
+        model, per_digit, seed=SAMPLE_SEED, two_sample=True)
+    return {key: value for key, value in scores.items() if not isinstance(value, list)}
+
+
+def train_and_score(budget, changes, seed, out, device, threads, args):
+    """One run (in a worker process): train the changed recipe, save its generator, score it; its validation.json."""
+    if threads:
+        torch.set_num_threads(threads)
+    recipe = custom_recipe("dcgan", budget, **changes)
+    config = TrainConfig(arch="dcgan", budget=budget, seed=seed, epochs=args.epochs, out=str(out), recipe=recipe,
+                         data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, device=device,
+                         command=f"python benchmarks/variants.py --set {label(changes)} --seeds {seed}")
+    with open(out.parent / f"{out.name}.log", "w") as log_file:
+        model, trainer = train(config, log=lambda line: print(line, file=log_file, flush=True), progress=False)
+    minutes = sum(row["seconds"] for row in trainer.history) / 60
+    save_model(model, out / "generator", training={
+        "command": config.command, "arch": "dcgan", "budget": budget, "seed": seed, "epochs": trainer.epoch,
+        "recipe": vars(recipe), "noise_scale": model.noise_scale, "minutes": minutes,
+        "device": trainer.device_name})
+    result = {"change": label(changes), "seed": seed, "minutes": minutes, "noise_scale": model.noise_scale,
+              **score(model, trainer.validation_set, trainer.device, args.per_digit)}
+    (out / "validation.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def score_folder(folder, digits, device, per_digit=PER_DIGIT):
+    """A run already trained (by this script or by train.py): its validation.json, written anew."""
+    folder = Path(folder)
+    training = json.loads((folder / "generator" / "training.json").read_text())
+    model = load_generator(str(folder / "generator"))
+    result = {"change": folder.name.rsplit("-seed", 1)[0], "seed": training.get("seed"),
+              "minutes": training.get("minutes"), "noise_scale": model.noise_scale,
+              **score(model, digits, device, per_digit)}
+    (folder / "validation.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def table(results):
+    """A markdown table of the runs, a mean row for each change with more than one seed."""
+    lines = ["| change | seed | noise scale | " + " | ".join(name for _, name, _ in COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(COLUMNS)]
+    groups = {}
+    for result in results:
+        groups.setdefault(result["change"], []).append(result)
+    for change, runs in groups.items():
+        for run in sorted(runs, key=lambda run: run["seed"]):
+            lines.append(f"| {change} | {run['seed']} | {run['noise_scale']:g} | " +
+                         " | ".join(fmt.format(run[key]) for key, _, fmt in COLUMNS) + " |")
+        if len(runs) > 1:
+            lines.append(f"| {change} | **mean** | | " +
+                         " | ".join(fmt.format(statistics.mean(run[key] for run in runs)) for key, _, fmt in COLUMNS)
+                         + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", dest="changes", type=parse_change, action="append", default=[],
+                        metavar="SETTING=VALUE", help="a recipe setting changed (cgan/recipe.py); repeat for more")
+    parser.add_argument("--seeds", type=seed_list, default=[0, 1], help="default 0,1")
+    parser.add_argument("--budget", choices=BUDGETS, help="default: gpu on a CUDA GPU, else cpu")
+    parser.add_argument("--epochs", type=int, help="default: the budget's")
+    parser.add_argument("--jobs", type=int, help="runs side by side (default: all the seeds)")
+    parser.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")
+    parser.add_argument("--per-digit", type=int, default=PER_DIGIT,
+                        help=f"samples per digit scored (default {PER_DIGIT}; 10 or more)")
+    parser.add_argument("--out", default="runs/variants", help="where the run folders go (default runs/variants)")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
+    parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
+    parser.add_argument("--score", nargs="+", metavar="RUN", help="score these run folders instead of training")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be 1 or more, got {args.epochs}")
+    for option in ("jobs", "limit"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option} must be 1 or more, got {value}")
+    if not 10 <= args.per_digit <= PER_DIGIT:
+        parser.error(f"--per-digit must be 10-{PER_DIGIT} (the validation split's digits of each class), "
+                     f"got {args.per_digit}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.score:
+        digits = validation_digits(args.data_dir, args.mnist_dir)
+        try:
+            results = [score_folder(folder, digits, device, args.per_digit) for folder in args.score]
+        except (OSError, ValueError, KeyError) as error:
+            sys.exit(f"error: a run folder could not be scored ({error})")
+        print(table(results))
+        return
+    budget = args.budget or ("gpu" if device == "cuda" else "cpu")
+    changes = dict(args.changes)
+    try:
+        recipe = custom_recipe("dcgan", budget, **changes)  # a bad value is refused here, before any run starts
+    except (TypeError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    if not recipe.validation:
+        sys.exit("error: validation=False holds no digits out to score on")
+    jobs = min(args.jobs or len(args.seeds), len(args.seeds))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if device == "cpu" else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Worker processes, not threads: each run sets its own torch thread count; spawn, as CUDA cannot be forked.
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {seed: pool.submit(train_and_score, budget, changes, seed, out / f"{label(changes)}-seed{seed}",
+                                     device, threads, args) for seed in args.seeds}
+        results, failed = [], []
+        for seed, future in futures.items():
+            try:
+                results.append(future.result())
+            except (OSError, ValueError, MnistUnavailableError, TrainingError) as error:
+                failed.append(f"seed {seed}: {error}")
+    if results:
+        print(table(results))
+    if failed:
+        sys.exit("failed: " + "; ".join(failed))
+
+
+if __name__ == "__main__":
+    main()

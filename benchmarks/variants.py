@@ -10,7 +10,8 @@ the recipe itself, trained for the same seeds in the same way:
     python benchmarks/variants.py --budget gpu --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
     python benchmarks/variants.py --score runs/variants/recipe-seed0          # score runs already trained
 
-Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores); the table is printed.
+Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores, no state.pt: a run here
+is not resumed); the table is printed.
 Side by side, each run gets an equal share of the CPU cores; runs on one GPU share it.
 """
 
@@ -85,8 +86,8 @@ def score(model, digits, device, per_digit=PER_DIGIT):
     return {key: value for key, value in scores.items() if not isinstance(value, list)}
 
 
-def train_and_score(budget, changes, seed, out, device, threads, args):
-    """One run (in a worker process): train the changed recipe, save its generator, score it; its validation.json."""
+def train_run(budget, changes, seed, out, device, threads, args):
+    """One run, in a worker process: train the changed recipe and save its generator; the run folder."""
     if threads:
         torch.set_num_threads(threads)
     recipe = custom_recipe("dcgan", budget, **changes)
@@ -95,19 +96,18 @@ def train_and_score(budget, changes, seed, out, device, threads, args):
                          command=f"python benchmarks/variants.py --set {label(changes)} --seeds {seed}")
     with open(out.parent / f"{out.name}.log", "w") as log_file:
         model, trainer = train(config, log=lambda line: print(line, file=log_file, flush=True), progress=False)
-    minutes = sum(row["seconds"] for row in trainer.history) / 60
     save_model(model, out / "generator", training={
         "command": config.command, "arch": "dcgan", "budget": budget, "seed": seed, "epochs": trainer.epoch,
-        "recipe": vars(recipe), "noise_scale": model.noise_scale, "minutes": minutes,
-        "device": trainer.device_name})
-    result = {"change": label(changes), "seed": seed, "minutes": minutes, "noise_scale": model.noise_scale,
-              **score(model, trainer.validation_set, trainer.device, args.per_digit)}
-    (out / "validation.json").write_text(json.dumps(result, indent=2))
-    return result
+        "recipe": vars(recipe), "noise_scale": model.noise_scale,
+        "minutes": sum(row["seconds"] for row in trainer.history) / 60, "device": trainer.device_name})
+    (out / "state.pt").unlink(missing_ok=True)  # a finished run is not resumed: its bulk goes (as in gpu_seeds.sh)
+    return out
 
 
 def score_folder(folder, digits, device, per_digit=PER_DIGIT):
-    """A run already trained (by this script or by train.py): its validation.json, written anew."""
+    """A trained run (by this script or by train.py) scored: its validation.json, written anew. Scored here, in the
+    main process with all its threads, never in a worker: the C2ST trains a critic, whose figure moves by about 0.01
+    with the number of threads it trained on."""
     folder = Path(folder)
     training = json.loads((folder / "generator" / "training.json").read_text())
     model = load_generator(str(folder / "generator"))
@@ -189,19 +189,19 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     # Worker processes, not threads: each run sets its own torch thread count; spawn, as CUDA cannot be forked.
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {seed: pool.submit(train_and_score, budget, changes, seed, out / f"{label(changes)}-seed{seed}",
-                                     device, threads, args) for seed in args.seeds}
-        results, failed = [], []
+        futures = {seed: pool.submit(train_run, budget, changes, seed, out / f"{label(changes)}-seed{seed}", device,
+                                     threads, args) for seed in args.seeds}
+        trained, failed = [], []
         for seed, future in futures.items():
             try:
-                results.append(future.result())
+                trained.append(future.result())
             except (OSError, ValueError, MnistUnavailableError, TrainingError) as error:
                 failed.append(f"seed {seed}: {error}")
-    if results:
-        print(table(results))
+    if trained:
+        digits = validation_digits(args.data_dir, args.mnist_dir)
+        print(table([score_folder(folder, digits, device, args.per_digit) for folder in trained]))
     if failed:
         sys.exit("failed: " + "; ".join(failed))
-
 
 if __name__ == "__main__":
     main()

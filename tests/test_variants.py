@@ -58,7 +58,7 @@ def test_two_seeds_side_by_side_are_trained_saved_and_scored(tmp_path, data_dir,
         assert 0 <= result["c2st"] <= 1 and 0 <= result["pixel_tv"] <= 1 and result["fd"] > 0
         training = json.loads((run / "generator" / "training.json").read_text())
         assert training["recipe"]["ink"] == 255 and training["epochs"] == 1 and training["seed"] == seed
-        assert "epoch 1:" in (out / f"{run.name}.log").read_text()
+        assert "epoch 1:" in (out / f"{run.name}.log").read_text() and not (run / "state.pt").exists()
         assert f"| ink=255,noise_scales=() | {seed} | 1 |" in printed
     assert "| ink=255,noise_scales=() | **mean** |" in printed
 

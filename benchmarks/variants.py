@@ -11,8 +11,8 @@ the recipe itself, trained for the same seeds in the same way:
     python benchmarks/variants.py --score runs/variants/recipe-seed0          # score runs already trained
 
 Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores, no state.pt: a run here
-is not resumed); the table is printed.
-Side by side, each run gets an equal share of the CPU cores; runs on one GPU share it.
+is not resumed); the table is printed. Side by side, each run gets an equal share of the CPU cores (--threads sets
+it); runs on one GPU share it.
 """
 
 import argparse
@@ -51,7 +51,8 @@ def parse_change(text):
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected SETTING=VALUE, got {text!r}")
     if name not in SETTINGS:
-        raise argparse.ArgumentTypeError(f"{name!r} is not a recipe setting; the settings: {', '.join(sorted(SETTINGS))}")
+        raise argparse.ArgumentTypeError(f"{name!r} is not a recipe setting; the settings: "
+                                         f"{', '.join(sorted(SETTINGS))}")
     try:
         return name, ast.literal_eval(value.strip())
     except (ValueError, SyntaxError):
@@ -91,7 +92,7 @@ def train_run(budget, changes, seed, out, device, threads, args):
     if threads:
         torch.set_num_threads(threads)
     recipe = custom_recipe("dcgan", budget, **changes)
-    config = TrainConfig(arch="dcgan", budget=budget, seed=seed, epochs=args.epochs, out=str(out), recipe=recipe,
+    config = TrainConfig(arch="dcgan", budget=budget, seed=seed, out=str(out), recipe=recipe,
                          data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, device=device,
                          command=f"python benchmarks/variants.py --set {label(changes)} --seeds {seed}")
     with open(out.parent / f"{out.name}.log", "w") as log_file:
@@ -142,8 +143,8 @@ def parse_args(argv=None):
                         metavar="SETTING=VALUE", help="a recipe setting changed (cgan/recipe.py); repeat for more")
     parser.add_argument("--seeds", type=seed_list, default=[0, 1], help="default 0,1")
     parser.add_argument("--budget", choices=BUDGETS, help="default: gpu on a CUDA GPU, else cpu")
-    parser.add_argument("--epochs", type=int, help="default: the budget's")
     parser.add_argument("--jobs", type=int, help="runs side by side (default: all the seeds)")
+    parser.add_argument("--threads", type=int, help="CPU threads per run (default: the cores shared by the runs)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")
     parser.add_argument("--per-digit", type=int, default=PER_DIGIT,
                         help=f"samples per digit scored (default {PER_DIGIT}; 10 or more)")
@@ -152,9 +153,7 @@ def parse_args(argv=None):
     parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
     parser.add_argument("--score", nargs="+", metavar="RUN", help="score these run folders instead of training")
     args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be 1 or more, got {args.epochs}")
-    for option in ("jobs", "limit"):
+    for option in ("jobs", "threads", "limit"):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option} must be 1 or more, got {value}")
@@ -184,7 +183,7 @@ def main(argv=None):
     if not recipe.validation:
         sys.exit("error: validation=False holds no digits out to score on")
     jobs = min(args.jobs or len(args.seeds), len(args.seeds))
-    threads = max(1, (os.cpu_count() or 1) // jobs) if device == "cpu" else None
+    threads = (args.threads or max(1, (os.cpu_count() or 1) // jobs)) if device == "cpu" else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Worker processes, not threads: each run sets its own torch thread count; spawn, as CUDA cannot be forked.

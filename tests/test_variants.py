@@ -38,7 +38,8 @@ def test_a_bad_value_stops_before_any_run(tmp_path, argv, message):
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("argv", [["--seeds", "1,1"], ["--seeds", "a"], ["--per-digit", "5"], ["--jobs", "0"]])
+@pytest.mark.parametrize("argv", [["--seeds", "1,1"], ["--seeds", "a"], ["--per-digit", "5"], ["--jobs", "0"],
+                                  ["--threads", "0"]])
 def test_bad_options_are_refused(argv, capsys):
     with pytest.raises(SystemExit):
         variants.main(argv)
@@ -47,23 +48,23 @@ def test_bad_options_are_refused(argv, capsys):
 
 def test_two_seeds_side_by_side_are_trained_saved_and_scored(tmp_path, data_dir, mnist_dir, capsys):
     out = tmp_path / "runs"
-    variants.main(["--seeds", "0,1", "--epochs", "1", "--limit", "256", "--per-digit", "10", "--set", "ink=255",
+    variants.main(["--seeds", "0,1", "--limit", "256", "--per-digit", "10", "--set", "epochs=1", "--set", "ink=255",
                    "--set", "noise_scales=()", "--out", str(out), "--data-dir", str(data_dir),
                    "--mnist-dir", str(mnist_dir)])
     printed = capsys.readouterr().out
     for seed in (0, 1):
-        run = out / f"ink=255,noise_scales=()-seed{seed}"
+        run = out / f"epochs=1,ink=255,noise_scales=()-seed{seed}"
         result = json.loads((run / "validation.json").read_text())
-        assert result["change"] == "ink=255,noise_scales=()" and result["seed"] == seed
+        assert result["change"] == "epochs=1,ink=255,noise_scales=()" and result["seed"] == seed
         assert 0 <= result["c2st"] <= 1 and 0 <= result["pixel_tv"] <= 1 and result["fd"] > 0
         training = json.loads((run / "generator" / "training.json").read_text())
         assert training["recipe"]["ink"] == 255 and training["epochs"] == 1 and training["seed"] == seed
         assert "epoch 1:" in (out / f"{run.name}.log").read_text() and not (run / "state.pt").exists()
-        assert f"| ink=255,noise_scales=() | {seed} | 1 |" in printed
-    assert "| ink=255,noise_scales=() | **mean** |" in printed
+        assert f"| epochs=1,ink=255,noise_scales=() | {seed} | 1 |" in printed
+    assert "| epochs=1,ink=255,noise_scales=() | **mean** |" in printed
 
     # A saved run scored again from its folder: the same model, the same samples, the same digits.
-    run = out / "ink=255,noise_scales=()-seed0"
+    run = out / "epochs=1,ink=255,noise_scales=()-seed0"
     first = json.loads((run / "validation.json").read_text())
     variants.main(["--score", str(run), "--per-digit", "10", "--data-dir", str(data_dir),
                    "--mnist-dir", str(mnist_dir)])

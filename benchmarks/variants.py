@@ -113,8 +113,8 @@ def score_folder(folder, digits, device, per_digit=PER_DIGIT):
     training = json.loads((folder / "generator" / "training.json").read_text())
     model = load_generator(str(folder / "generator"))
     result = {"change": folder.name.rsplit("-seed", 1)[0], "seed": training.get("seed"),
-              "minutes": training.get("minutes"), "noise_scale": model.noise_scale,
-              **score(model, digits, device, per_digit)}
+              "minutes": training.get("minutes"), "noise_scale": model.noise_scale, "per_digit": per_digit,
+              "sample_seed": SAMPLE_SEED, **score(model, digits, device, per_digit)}
     (folder / "validation.json").write_text(json.dumps(result, indent=2))
     return result
 

@@ -57,6 +57,7 @@ def test_two_seeds_side_by_side_are_trained_saved_and_scored(tmp_path, data_dir,
         result = json.loads((run / "validation.json").read_text())
         assert result["change"] == "epochs=1,ink=255,noise_scales=()" and result["seed"] == seed
         assert 0 <= result["c2st"] <= 1 and 0 <= result["pixel_tv"] <= 1 and result["fd"] > 0
+        assert result["per_digit"] == 10 and result["sample_seed"] == variants.SAMPLE_SEED
         training = json.loads((run / "generator" / "training.json").read_text())
         assert training["recipe"]["ink"] == 255 and training["epochs"] == 1 and training["seed"] == seed
         assert "epoch 1:" in (out / f"{run.name}.log").read_text() and not (run / "state.pt").exists()

@@ -22,8 +22,10 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import shlex
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -34,6 +36,7 @@ from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
 from cgan.hub import load_generator, save_model  # noqa: E402
 from cgan.recipe import BUDGETS, Recipe, custom_recipe  # noqa: E402
 from cgan.training import TrainConfig, TrainingError, train  # noqa: E402
+from train import training_record  # noqa: E402
 
 PER_DIGIT = 500  # samples per digit scored: as many as the validation split holds
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
@@ -87,20 +90,18 @@ def score(model, digits, device, per_digit=PER_DIGIT):
     return {key: value for key, value in scores.items() if not isinstance(value, list)}
 
 
-def train_run(budget, changes, seed, out, device, threads, args):
-    """One run, in a worker process: train the changed recipe and save its generator; the run folder."""
+def train_run(budget, changes, seed, out, device, threads, args, command):
+    """One run, in a worker process: train the changed recipe and save its generator as train.py does (its
+    training.json records `command`); the run folder."""
     if threads:
         torch.set_num_threads(threads)
     recipe = custom_recipe("dcgan", budget, **changes)
-    config = TrainConfig(arch="dcgan", budget=budget, seed=seed, out=str(out), recipe=recipe,
-                         data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit, device=device,
-                         command=f"python benchmarks/variants.py --set {label(changes)} --seeds {seed}")
+    config = TrainConfig(arch="dcgan", budget=budget, seed=seed, out=str(out), recipe=recipe, data_dir=args.data_dir,
+                         mnist_dir=args.mnist_dir, limit=args.limit, device=device, command=command)
+    start = time.perf_counter()
     with open(out.parent / f"{out.name}.log", "w") as log_file:
         model, trainer = train(config, log=lambda line: print(line, file=log_file, flush=True), progress=False)
-    save_model(model, out / "generator", training={
-        "command": config.command, "arch": "dcgan", "budget": budget, "seed": seed, "epochs": trainer.epoch,
-        "recipe": vars(recipe), "noise_scale": model.noise_scale,
-        "minutes": sum(row["seconds"] for row in trainer.history) / 60, "device": trainer.device_name})
+    save_model(model, out / "generator", training=training_record(trainer, time.perf_counter() - start))
     (out / "state.pt").unlink(missing_ok=True)  # a finished run is not resumed: its bulk goes (as in gpu_seeds.sh)
     return out
 
@@ -165,6 +166,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    command = "python benchmarks/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.score:
         digits = validation_digits(args.data_dir, args.mnist_dir)
@@ -189,7 +191,7 @@ def main(argv=None):
     # Worker processes, not threads: each run sets its own torch thread count; spawn, as CUDA cannot be forked.
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {seed: pool.submit(train_run, budget, changes, seed, out / f"{label(changes)}-seed{seed}", device,
-                                     threads, args) for seed in args.seeds}
+                                     threads, args, command) for seed in args.seeds}
         trained, failed = [], []
         for seed, future in futures.items():
             try:

@@ -33,8 +33,8 @@ def test_a_change_that_is_not_one_is_refused_by_name(text, message):
     (["--set", "validation=False", "--set", "noise_scales=()"], "validation=False holds no digits out"),
 ])
 def test_a_bad_value_stops_before_any_run(tmp_path, argv, message):
-    with pytest.raises(SystemExit, match=message):
-        variants.main(argv + ["--out", str(tmp_path / "runs")])
+    with pytest.raises(SystemExit, match=message):  # were it not stopped, the run would be a quick one
+        variants.main(argv + ["--set", "epochs=1", "--limit", "64", "--out", str(tmp_path / "runs")])
     assert not (tmp_path / "runs").exists()
 
 
@@ -60,6 +60,7 @@ def test_two_seeds_side_by_side_are_trained_saved_and_scored(tmp_path, data_dir,
         assert result["per_digit"] == 10 and result["sample_seed"] == variants.SAMPLE_SEED
         training = json.loads((run / "generator" / "training.json").read_text())
         assert training["recipe"]["ink"] == 255 and training["epochs"] == 1 and training["seed"] == seed
+        assert training["command"].startswith("python benchmarks/variants.py --seeds 0,1 --limit 256")
         assert "epoch 1:" in (out / f"{run.name}.log").read_text() and not (run / "state.pt").exists()
         assert f"| epochs=1,ink=255,noise_scales=() | {seed} | 1 |" in printed
     assert "| epochs=1,ink=255,noise_scales=() | **mean** |" in printed

@@ -112,6 +112,8 @@ def score_folder(folder, digits, device, per_digit=PER_DIGIT):
     with the number of threads it trained on."""
     folder = Path(folder)
     training = json.loads((folder / "generator" / "training.json").read_text())
+    if not (training.get("recipe") or {}).get("validation"):
+        raise ValueError(f"{folder} trained on the validation digits as well: they cannot score it")
     model = load_generator(str(folder / "generator"))
     result = {"change": folder.name.rsplit("-seed", 1)[0], "seed": training.get("seed"),
               "minutes": training.get("minutes"), "noise_scale": model.noise_scale, "per_digit": per_digit,
@@ -148,7 +150,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, help="CPU threads per run (default: the cores shared by the runs)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")
     parser.add_argument("--per-digit", type=int, default=PER_DIGIT,
-                        help=f"samples per digit scored (default {PER_DIGIT}; 10 or more)")
+                        help=f"samples per digit scored (10-{PER_DIGIT}, default {PER_DIGIT})")
     parser.add_argument("--out", default="runs/variants", help="where the run folders go (default runs/variants)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
     parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
@@ -169,11 +171,11 @@ def main(argv=None):
     command = "python benchmarks/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.score:
-        digits = validation_digits(args.data_dir, args.mnist_dir)
         try:
+            digits = validation_digits(args.data_dir, args.mnist_dir)
             results = [score_folder(folder, digits, device, args.per_digit) for folder in args.score]
-        except (OSError, ValueError, KeyError) as error:
-            sys.exit(f"error: a run folder could not be scored ({error})")
+        except (OSError, ValueError, KeyError, MnistUnavailableError) as error:
+            sys.exit(f"error: a run could not be scored: {error}")
         print(table(results))
         return
     budget = args.budget or ("gpu" if device == "cuda" else "cpu")
@@ -203,6 +205,7 @@ def main(argv=None):
         print(table([score_folder(folder, digits, device, args.per_digit) for folder in trained]))
     if failed:
         sys.exit("failed: " + "; ".join(failed))
+
 
 if __name__ == "__main__":
     main()

@@ -75,7 +75,15 @@ def test_two_seeds_side_by_side_are_trained_saved_and_scored(tmp_path, data_dir,
 
 
 def test_a_folder_that_is_not_a_run_is_named(tmp_path, data_dir, mnist_dir):
-    with pytest.raises(SystemExit, match="could not be scored"):
+    with pytest.raises(SystemExit, match="a run could not be scored: .*training.json"):
+        variants.main(["--score", str(tmp_path), "--data-dir", str(data_dir), "--mnist-dir", str(mnist_dir)])
+
+
+@pytest.mark.parametrize("recipe", [{"validation": False}, None])  # None: saved before runs kept their recipe
+def test_a_run_that_trained_on_the_validation_digits_is_not_scored_on_them(tmp_path, data_dir, mnist_dir, recipe):
+    (tmp_path / "generator").mkdir()
+    (tmp_path / "generator" / "training.json").write_text(json.dumps({"seed": 0, "recipe": recipe}))
+    with pytest.raises(SystemExit, match="trained on the validation digits as well"):
         variants.main(["--score", str(tmp_path), "--data-dir", str(data_dir), "--mnist-dir", str(mnist_dir)])
 
 

@@ -31,14 +31,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError, load_mnist, validation_split  # noqa: E402
+from cgan.data import (DEFAULT_DATA_DIR, VALIDATION_PER_DIGIT, MnistUnavailableError, load_mnist,  # noqa: E402
+                       validation_split)
 from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
 from cgan.hub import load_generator, save_model  # noqa: E402
-from cgan.recipe import BUDGETS, Recipe, custom_recipe  # noqa: E402
-from cgan.training import TrainConfig, TrainingError, train  # noqa: E402
+from cgan.recipe import BUDGETS, Recipe, custom_recipe, default_budget  # noqa: E402
+from cgan.training import TrainConfig, TrainingError, pick_device, train  # noqa: E402
 from train import training_record  # noqa: E402
 
-PER_DIGIT = 500  # samples per digit scored: as many as the validation split holds
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
 COLUMNS = [("accuracy", "acc", "{:.2%}"), ("accuracy_min", "worst digit", "{:.1%}"), ("fd", "FD", "{:.3f}"),
            ("fd_per_digit", "per-digit FD", "{:.3f}"), ("precision", "P", "{:.3f}"), ("recall", "R", "{:.3f}"),
@@ -77,17 +77,11 @@ def label(changes):
     return ",".join(f"{name}={value}" for name, value in changes.items()).replace(" ", "") or "recipe"
 
 
-def validation_digits(data_dir, mnist_dir):
+def validation_evaluator(data_dir, mnist_dir, device):
+    """An Evaluator against the validation digits: their features are computed once for all the runs it scores."""
     images, labels = load_mnist(train=True, data_dir=data_dir, mnist_dir=mnist_dir)
     _, held = validation_split(labels)
-    return images[held], labels[held]
-
-
-def score(model, digits, device, per_digit=PER_DIGIT):
-    """The model's metrics against the validation digits, lists left out."""
-    scores = Evaluator(load_classifier(), *digits, device=device).score_generator(
-        model, per_digit, seed=SAMPLE_SEED, two_sample=True)
-    return {key: value for key, value in scores.items() if not isinstance(value, list)}
+    return Evaluator(load_classifier(), images[held], labels[held], device=device)
 
 
 def train_run(budget, changes, seed, out, device, threads, args, command):
@@ -106,7 +100,7 @@ def train_run(budget, changes, seed, out, device, threads, args, command):
     return out
 
 
-def score_folder(folder, digits, device, per_digit=PER_DIGIT):
+def score_folder(folder, evaluator, per_digit=VALIDATION_PER_DIGIT):
     """A trained run (by this script or by train.py) scored: its validation.json, written anew. Scored here, in the
     main process with all its threads, never in a worker: the C2ST trains a critic, whose figure moves by about 0.01
     with the number of threads it trained on."""
@@ -117,7 +111,9 @@ def score_folder(folder, digits, device, per_digit=PER_DIGIT):
     model = load_generator(str(folder / "generator"))
     result = {"change": folder.name.rsplit("-seed", 1)[0], "seed": training.get("seed"),
               "minutes": training.get("minutes"), "noise_scale": model.noise_scale, "per_digit": per_digit,
-              "sample_seed": SAMPLE_SEED, **score(model, digits, device, per_digit)}
+              "sample_seed": SAMPLE_SEED}
+    scores = evaluator.score_generator(model, per_digit, seed=SAMPLE_SEED, two_sample=True)
+    result.update({key: value for key, value in scores.items() if not isinstance(value, list)})
     (folder / "validation.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -149,8 +145,8 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, help="runs side by side (default: all the seeds)")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default: the cores shared by the runs)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")
-    parser.add_argument("--per-digit", type=int, default=PER_DIGIT,
-                        help=f"samples per digit scored (10-{PER_DIGIT}, default {PER_DIGIT})")
+    parser.add_argument("--per-digit", type=int, default=VALIDATION_PER_DIGIT,
+                        help=f"samples per digit scored (10-{VALIDATION_PER_DIGIT}, default {VALIDATION_PER_DIGIT})")
     parser.add_argument("--out", default="runs/variants", help="where the run folders go (default runs/variants)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
     parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
@@ -160,8 +156,8 @@ def parse_args(argv=None):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option} must be 1 or more, got {value}")
-    if not 10 <= args.per_digit <= PER_DIGIT:
-        parser.error(f"--per-digit must be 10-{PER_DIGIT} (the validation split's digits of each class), "
+    if not 10 <= args.per_digit <= VALIDATION_PER_DIGIT:
+        parser.error(f"--per-digit must be 10-{VALIDATION_PER_DIGIT} (the validation split's digits of each class), "
                      f"got {args.per_digit}")
     return args
 
@@ -169,16 +165,16 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     command = "python benchmarks/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = pick_device("auto")
     if args.score:
         try:
-            digits = validation_digits(args.data_dir, args.mnist_dir)
-            results = [score_folder(folder, digits, device, args.per_digit) for folder in args.score]
+            evaluator = validation_evaluator(args.data_dir, args.mnist_dir, device)
+            results = [score_folder(folder, evaluator, args.per_digit) for folder in args.score]
         except (OSError, ValueError, KeyError, MnistUnavailableError) as error:
             sys.exit(f"error: a run could not be scored: {error}")
         print(table(results))
         return
-    budget = args.budget or ("gpu" if device == "cuda" else "cpu")
+    budget = args.budget or default_budget(device.type)
     changes = dict(args.changes)
     try:
         recipe = custom_recipe("dcgan", budget, **changes)  # a bad value is refused here, before any run starts
@@ -187,13 +183,13 @@ def main(argv=None):
     if not recipe.validation:
         sys.exit("error: validation=False holds no digits out to score on")
     jobs = min(args.jobs or len(args.seeds), len(args.seeds))
-    threads = (args.threads or max(1, (os.cpu_count() or 1) // jobs)) if device == "cpu" else None
+    threads = (args.threads or max(1, (os.cpu_count() or 1) // jobs)) if device.type == "cpu" else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Worker processes, not threads: each run sets its own torch thread count; spawn, as CUDA cannot be forked.
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {seed: pool.submit(train_run, budget, changes, seed, out / f"{label(changes)}-seed{seed}", device,
-                                     threads, args, command) for seed in args.seeds}
+        futures = {seed: pool.submit(train_run, budget, changes, seed, out / f"{label(changes)}-seed{seed}",
+                                     device.type, threads, args, command) for seed in args.seeds}
         trained, failed = [], []
         for seed, future in futures.items():
             try:
@@ -201,8 +197,8 @@ def main(argv=None):
             except (OSError, ValueError, MnistUnavailableError, TrainingError) as error:
                 failed.append(f"seed {seed}: {error}")
     if trained:
-        digits = validation_digits(args.data_dir, args.mnist_dir)
-        print(table([score_folder(folder, digits, device, args.per_digit) for folder in trained]))
+        evaluator = validation_evaluator(args.data_dir, args.mnist_dir, device)
+        print(table([score_folder(folder, evaluator, args.per_digit) for folder in trained]))
     if failed:
         sys.exit("failed: " + "; ".join(failed))
 

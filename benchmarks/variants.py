@@ -9,10 +9,12 @@ the recipe itself, trained for the same seeds in the same way:
     python benchmarks/variants.py --seeds 0,1 --set r1_gamma=0.3              # one change (several: repeat --set)
     python benchmarks/variants.py --budget gpu --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
     python benchmarks/variants.py --score runs/variants/recipe-seed0          # score runs already trained
+    python benchmarks/variants.py --budget gpu --seeds 0,1,2 --minutes 8      # on a lent GPU: scored whatever happens
 
 Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores, no state.pt: a run here
 is not resumed); the table is printed. Side by side, each run gets an equal share of the CPU cores (--threads sets
-it); runs on one GPU share it.
+it); runs on one GPU share it. With --minutes, a run still training then stops where it is and is saved and scored
+as it stands: a machine lent for minutes still returns a score for every run (the table says which stopped early).
 """
 
 import argparse
@@ -20,11 +22,13 @@ import ast
 import concurrent.futures
 import dataclasses
 import json
+import math
 import multiprocessing
 import os
 import shlex
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,7 +40,8 @@ from cgan.data import (DEFAULT_DATA_DIR, VALIDATION_PER_DIGIT, MnistUnavailableE
 from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
 from cgan.hub import load_generator, save_model  # noqa: E402
 from cgan.recipe import BUDGETS, Recipe, custom_recipe, default_budget  # noqa: E402
-from cgan.training import TrainConfig, TrainingError, pick_device, train  # noqa: E402
+from cgan.training import (TrainConfig, Trainer, TrainingError, TrainingInterrupted, pick_device,  # noqa: E402
+                           save_training_curves)
 from train import training_record  # noqa: E402
 
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
@@ -86,17 +91,38 @@ def validation_evaluator(data_dir, mnist_dir, device):
 
 def train_run(budget, changes, seed, out, device, threads, args, command):
     """One run, in a worker process: train the changed recipe and save its generator as train.py does (its
-    training.json records `command`); the run folder."""
+    training.json records `command`); the run folder. After `args.minutes`, a run not yet done stops at the end of
+    the step in progress and its generator is saved as it stands (training.json: "stopped")."""
     if threads:
         torch.set_num_threads(threads)
     recipe = custom_recipe("dcgan", budget, **changes)
     config = TrainConfig(arch="dcgan", budget=budget, seed=seed, out=str(out), recipe=recipe, data_dir=args.data_dir,
                          mnist_dir=args.mnist_dir, limit=args.limit, device=device, command=command)
     start = time.perf_counter()
+    trainer = Trainer(config)
+    # The same request as a Ctrl-C: the trainer finishes the step in progress, saves its state and stops.
+    timer = threading.Timer(args.minutes * 60, setattr, (trainer, "stop_requested", True)) if args.minutes else None
+    stopped = None
     with open(out.parent / f"{out.name}.log", "w") as log_file:
-        model, trainer = train(config, log=lambda line: print(line, file=log_file, flush=True), progress=False)
-    save_model(model, out / "generator", training=training_record(trainer, time.perf_counter() - start))
-    (out / "state.pt").unlink(missing_ok=True)  # a finished run is not resumed: its bulk goes (as in gpu_seeds.sh)
+        def log(line):
+            print(line, file=log_file, flush=True)
+        if timer:
+            timer.start()
+        try:
+            model = trainer.fit(log=log, progress=False)
+        except TrainingInterrupted:
+            stopped = f"after {args.minutes:g} minutes, {trainer.epoch} of {recipe.epochs} epochs done"
+            log(f"stopped {stopped}: saved and scored as it stands")
+            save_training_curves(trainer.history, out)
+            model = trainer.finish(log)
+        finally:
+            if timer:
+                timer.cancel()
+    record = training_record(trainer, time.perf_counter() - start)
+    if stopped:
+        record["stopped"] = stopped
+    save_model(model, out / "generator", training=record)
+    (out / "state.pt").unlink(missing_ok=True)  # a run here is not resumed: its bulk goes (as in gpu_seeds.sh)
     return out
 
 
@@ -111,7 +137,7 @@ def score_folder(folder, evaluator, per_digit=VALIDATION_PER_DIGIT):
     model = load_generator(str(folder / "generator"))
     result = {"change": folder.name.rsplit("-seed", 1)[0], "seed": training.get("seed"),
               "minutes": training.get("minutes"), "noise_scale": model.noise_scale, "per_digit": per_digit,
-              "sample_seed": SAMPLE_SEED}
+              "sample_seed": SAMPLE_SEED, "stopped": training.get("stopped")}
     scores = evaluator.score_generator(model, per_digit, seed=SAMPLE_SEED, two_sample=True)
     result.update({key: value for key, value in scores.items() if not isinstance(value, list)})
     (folder / "validation.json").write_text(json.dumps(result, indent=2))
@@ -133,6 +159,8 @@ def table(results):
             lines.append(f"| {change} | **mean** | | " +
                          " | ".join(fmt.format(statistics.mean(run[key] for run in runs)) for key, _, fmt in COLUMNS)
                          + " |")
+    stopped = [f"{run['change']}, seed {run['seed']}: stopped {run['stopped']}" for run in results if run["stopped"]]
+    lines += [""] + stopped if stopped else []
     return "\n".join(lines)
 
 
@@ -145,6 +173,8 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, help="runs side by side (default: all the seeds)")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default: the cores shared by the runs)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")
+    parser.add_argument("--minutes", type=float, help="stop a run still training after this many minutes and score "
+                        "it as it stands (default: no limit)")
     parser.add_argument("--per-digit", type=int, default=VALIDATION_PER_DIGIT,
                         help=f"samples per digit scored (10-{VALIDATION_PER_DIGIT}, default {VALIDATION_PER_DIGIT})")
     parser.add_argument("--out", default="runs/variants", help="where the run folders go (default runs/variants)")
@@ -156,6 +186,8 @@ def parse_args(argv=None):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option} must be 1 or more, got {value}")
+    if args.minutes is not None and not (math.isfinite(args.minutes) and args.minutes > 0):
+        parser.error(f"--minutes must be a number above 0, got {args.minutes:g}")
     if not 10 <= args.per_digit <= VALIDATION_PER_DIGIT:
         parser.error(f"--per-digit must be 10-{VALIDATION_PER_DIGIT} (the validation split's digits of each class), "
                      f"got {args.per_digit}")

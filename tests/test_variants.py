@@ -39,7 +39,7 @@ def test_a_bad_value_stops_before_any_run(tmp_path, argv, message):
 
 
 @pytest.mark.parametrize("argv", [["--seeds", "1,1"], ["--seeds", "a"], ["--per-digit", "5"], ["--jobs", "0"],
-                                  ["--threads", "0"]])
+                                  ["--threads", "0"], ["--minutes", "0"], ["--minutes", "nan"], ["--minutes", "x"]])
 def test_bad_options_are_refused(argv, capsys):
     with pytest.raises(SystemExit):
         variants.main(argv)
@@ -72,6 +72,22 @@ def test_two_seeds_side_by_side_are_trained_saved_and_scored(tmp_path, data_dir,
                    "--mnist-dir", str(mnist_dir)])
     again = json.loads((run / "validation.json").read_text())
     assert again["accuracy"] == first["accuracy"] and again["fd"] == pytest.approx(first["fd"], rel=1e-3)
+
+
+def test_a_run_past_its_minutes_is_stopped_saved_and_scored_as_it_stands(tmp_path, data_dir, mnist_dir, capsys):
+    out = tmp_path / "runs"
+    # 300 epochs of 2 steps take minutes; the limit stops the run after a few seconds, wherever it is by then.
+    variants.main(["--seeds", "0", "--limit", "256", "--per-digit", "10", "--minutes", "0.05", "--set", "epochs=300",
+                   "--set", "noise_scales=()", "--out", str(out), "--data-dir", str(data_dir),
+                   "--mnist-dir", str(mnist_dir)])
+    run = out / "epochs=300,noise_scales=()-seed0"
+    training = json.loads((run / "generator" / "training.json").read_text())
+    assert training["epochs"] < 300
+    assert training["stopped"] == f"after 0.05 minutes, {training['epochs']} of 300 epochs done"
+    result = json.loads((run / "validation.json").read_text())
+    assert result["stopped"] == training["stopped"] and 0 <= result["c2st"] <= 1
+    assert not (run / "state.pt").exists() and "stopped after 0.05 minutes" in (out / f"{run.name}.log").read_text()
+    assert f"epochs=300,noise_scales=(), seed 0: stopped {training['stopped']}" in capsys.readouterr().out
 
 
 def test_a_folder_that_is_not_a_run_is_named(tmp_path, data_dir, mnist_dir):

@@ -40,8 +40,8 @@ from cgan.data import (DEFAULT_DATA_DIR, VALIDATION_PER_DIGIT, MnistUnavailableE
 from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
 from cgan.hub import load_generator, save_model  # noqa: E402
 from cgan.recipe import BUDGETS, Recipe, custom_recipe, default_budget  # noqa: E402
-from cgan.training import (TrainConfig, Trainer, TrainingError, TrainingInterrupted, pick_device,  # noqa: E402
-                           save_training_curves)
+from cgan.training import (TrainConfig, Trainer, TrainingError, TrainingInterrupted,  # noqa: E402
+                           pick_device)
 from train import training_record  # noqa: E402
 
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
@@ -113,7 +113,6 @@ def train_run(budget, changes, seed, out, device, threads, args, command):
         except TrainingInterrupted:
             stopped = f"after {args.minutes:g} minutes, {trainer.epoch} of {recipe.epochs} epochs done"
             log(f"stopped {stopped}: saved and scored as it stands")
-            save_training_curves(trainer.history, out)
             model = trainer.finish(log)
         finally:
             if timer:
@@ -160,7 +159,8 @@ def table(results):
                          " | ".join(fmt.format(statistics.mean(run[key] for run in runs)) for key, _, fmt in COLUMNS)
                          + " |")
     stopped = [f"{run['change']}, seed {run['seed']}: stopped {run['stopped']}" for run in results if run["stopped"]]
-    lines += [""] + stopped if stopped else []
+    if stopped:
+        lines += ["", *stopped]
     return "\n".join(lines)
 
 

@@ -421,7 +421,6 @@ class Trainer:
         with stop_on_sigint(self):
             while self.epoch < cfg.epochs:
                 self.train_epoch(images, labels, batch, steps, probe, log, progress)
-        save_training_curves(self.history, self.out)
         return self.finish(log)
 
     def training_data(self):
@@ -538,8 +537,10 @@ class Trainer:
             self.healthy = {"epoch": self.epoch, "weights": copy.deepcopy(G.state_dict())}
 
     def finish(self, log):
-        """The generator to save: the last one that was not collapsed (the final one, unless the end collapsed), its
-        BatchNorm statistics measured again, at the noise scale that measures best on the validation split."""
+        """The generator to save, at the end of training or wherever it was stopped, with the loss curves drawn: the
+        last one that was not collapsed (the final one, unless the end collapsed), its BatchNorm statistics measured
+        again, at the noise scale that measures best on the validation split."""
+        save_training_curves(self.history, self.out)
         G = self.final_G
         if self.healthy is None:
             log("WARNING: every epoch looked collapsed; saving the final generator anyway")

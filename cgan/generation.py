@@ -41,9 +41,10 @@ class ConditionalGenerator(
     license="mit",
     pipeline_tag="unconditional-image-generation",
 ):
-    """A trained CGAN generator. `arch`, `size` and `output` (saved in config.json) pick the network; weights in
-    model.safetensors. A config.json without `size` (saved before sizes existed) means small, one without `output`
-    (G's last activation, saved before it could be other than tanh) means tanh.
+    """A trained CGAN generator. `arch`, `size`, `output` and `fine` (saved in config.json) pick the network; weights
+    in model.safetensors. A config.json without `size` (saved before sizes existed) means small, one without `output`
+    (G's last activation, saved before it could be other than tanh) means tanh, one without `fine` (the channels of
+    G's stage at 28x28) means none.
 
     `ink` (config.json; 255 when absent) is the pixel value G's full ink (1) is drawn as: the level the real digits
     it learned from were scaled to (cgan.data.to_model_range).
@@ -52,20 +53,21 @@ class ConditionalGenerator(
     the samples keep closer to the typical digit (the truncation trick), above 1 they spread into rarer styles.
     """
 
-    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255):
+    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255, fine=0):
         super().__init__()
         self.noise_scale = check_noise_scale(noise_scale)
         self.ink = check_int("ink", ink, 1, 255)
         self.arch = arch
         self.size = size
         self.output = output
-        self.net = build_networks(arch, size, output=output)[0]
+        self.fine = fine
+        self.net = build_networks(arch, size, output=output, g_fine=fine)[0]
         self.eval()
 
     def with_noise_scale(self, noise_scale):
         """A copy with the same weights that samples at `noise_scale`. A copy rather than setting the attribute: the
         Hub mixin saves __init__'s arguments as config.json, so only a model built with the scale saves it."""
-        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output, self.ink)
+        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output, self.ink, self.fine)
         other.net.load_state_dict(self.net.state_dict())
         other.source = getattr(self, "source", None)
         return other.to(next(self.parameters()).device).eval()

@@ -177,6 +177,11 @@ OUTPUT_TEXT = {
 }
 
 
+def fine_text(channels):
+    """What the card says of G's stage at 28x28 (config.json's `fine`; none when absent)."""
+    return f", after a stage of {channels} channels at 28x28" if channels else ""
+
+
 def arch_name(arch, size="small"):
     """How the card and the app name a network: `dcgan` (large), `seed`."""
     return f"`{arch}` ({size})" if arch == "dcgan" else f"`{arch}`"
@@ -246,7 +251,8 @@ def write_model_card(folder, repo_id=None):
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
         arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
-        output=OUTPUT_TEXT.get(config.get("output", "tanh"), "unknown"), ink=config.get("ink", 255),
+        output=OUTPUT_TEXT.get(config.get("output", "tanh"), "unknown") + fine_text(config.get("fine", 0)),
+        ink=config.get("ink", 255),
         quality=quality_text(evaluation),
         sampling="" if scale == 1 else f"\n- Sampling: {noise_scale_text(scale)}",
         repo_id=repo_id or "path/to/model-folder",

@@ -113,11 +113,12 @@ class DCGANGenerator(nn.Module):
     saw (docs/training-notes.md). "tanh" is what models saved before had (a config.json without `output`).
     """
 
-    def __init__(self, z_dim=64, channels=32, embed_dim=32, output="tanh"):
+    def __init__(self, z_dim=64, channels=32, embed_dim=32, output="tanh", fine=0):
         super().__init__()
         self.z_dim = z_dim
         self.channels = channels
         self.output = output
+        self.fine = fine
         self.embed = nn.Embedding(NUM_CLASSES, embed_dim)
         self.fc = nn.Linear(z_dim + embed_dim, 2 * channels * 7 * 7, bias=False)
         self.norm0 = ConditionalBatchNorm2d(2 * channels)
@@ -126,8 +127,15 @@ class DCGANGenerator(nn.Module):
         # A 3x3 conv to the four pixels of each 2x2 output block (coverage: to their 8x8 sub-pixels), then
         # pixel_shuffle: it can express everything a ConvTranspose2d(4, stride 2) can, and on the CPU it is faster
         # (for 64 images: 1.4 vs 3.9 ms forward, 2.3 vs 5.6 ms backward; docs/training-notes.md).
-        self.upscale = 2 * SUPERSAMPLE if output == "coverage" else 2
-        self.to_pixels = nn.Conv2d(channels, self.upscale**2, 3, padding=1)  # 1 x 28 x 28 (coverage: 1 x 112 x 112)
+        if fine:
+            # A stage at 28x28 before the pixels: the 14x14 features to `fine` channels at each of the 28x28 pixels
+            # (a 3x3 conv and pixel_shuffle, as above), with the label's BatchNorm and a ReLU, so that the ink
+            # around a stroke is drawn non-linearly at full resolution, where the C2ST's critic sees it, not as a
+            # linear function of 14x14 features (docs/training-notes.md).
+            self.to_fine = nn.Conv2d(channels, 4 * fine, 3, padding=1, bias=False)  # fine x 28 x 28
+            self.norm2 = ConditionalBatchNorm2d(fine)
+        self.upscale = (SUPERSAMPLE if output == "coverage" else 1) * (1 if fine else 2)
+        self.to_pixels = nn.Conv2d(fine or channels, self.upscale**2, 3, padding=1)  # 1 x 28 x 28 (coverage: 112)
 
     def forward(self, z, labels):
         """`labels`: int64 (N,) digits, or float (N, 10) weights over the digits (see class_weights)."""
@@ -136,6 +144,8 @@ class DCGANGenerator(nn.Module):
         x = self.fc(torch.cat([z, embedding], dim=1)).view(-1, 2 * self.channels, 7, 7)
         x = F.relu(self.norm0(x, one_hot))
         x = F.relu(self.norm1(self.up(x), one_hot))
+        if self.fine:
+            x = F.relu(self.norm2(F.pixel_shuffle(self.to_fine(x), 2), one_hot))
         x = F.pixel_shuffle(self.to_pixels(x), self.upscale)
         if self.output == "tanh":
             return torch.tanh(x)
@@ -233,9 +243,9 @@ class AuxiliaryClassifier(nn.Module):
         return self.net(images)
 
 
-def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0):
-    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d`, `d_size`, `output` and `d_stem`
-    are options it has."""
+def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0, g_fine=0):
+    """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d`, `d_size`, `output`, `d_stem` and
+    `g_fine` are options it has."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     if size not in SIZES:
@@ -244,8 +254,11 @@ def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_st
         raise ValueError(f"d_size must be one of {', '.join(SIZES)}, got {d_size!r}")
     if arch == "seed" and size != "small":
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
-    if isinstance(d_stem, bool) or not isinstance(d_stem, int) or not 0 <= d_stem <= 256:
-        raise ValueError(f"d_stem must be a whole number of channels, 0-256, got {d_stem!r}")
+    for name, value in (("d_stem", d_stem), ("g_fine", g_fine)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 256:
+            raise ValueError(f"{name} must be a whole number of channels, 0-256, got {value!r}")
+    if arch == "seed" and g_fine:
+        raise ValueError("the seed architecture keeps the report's generator; g_fine is for dcgan")
     if arch == "seed" and (deep_d or d_size is not None or d_stem):
         raise ValueError("the seed architecture keeps the report's discriminator; deep_d, d_size and d_stem are for "
                          "dcgan")
@@ -260,15 +273,15 @@ def default_deep_d(arch, size):
     return arch == "dcgan" and DCGAN_SIZES[size][1]
 
 
-def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0):
+def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0, g_fine=0):
     """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES and G's last
     activation in OUTPUTS. D is of `d_size` (None: the same as G), deep_d=None gives it that size's depth, and
-    d_stem > 0 a full-resolution conv of that many channels first. Only G ships, so D may be larger than G at no
-    cost to generation."""
-    check_arch(arch, size, deep_d, d_size, output, d_stem)
+    d_stem > 0 a full-resolution conv of that many channels first; g_fine > 0 gives G a stage of that many channels
+    at 28x28. Only G ships, so D may be larger than G at no cost to generation."""
+    check_arch(arch, size, deep_d, d_size, output, d_stem, g_fine)
     if arch == "seed":
         return SeedGenerator(), SeedDiscriminator()
     d_size = d_size or size
     deep = default_deep_d(arch, d_size) if deep_d is None else deep_d
-    return (DCGANGenerator(channels=DCGAN_SIZES[size][0], output=output),
+    return (DCGANGenerator(channels=DCGAN_SIZES[size][0], output=output, fine=g_fine),
             DCGANDiscriminator(channels=DCGAN_SIZES[d_size][0], deep=deep, stem=d_stem))

@@ -232,7 +232,7 @@ class Trainer:
 
         torch.manual_seed(self.config.seed)
         self.G, self.D = build_networks(self.config.arch, recipe.size, recipe.deep_d, recipe.d_size, recipe.output,
-                                        recipe.d_stem)
+                                        recipe.d_stem, recipe.g_fine)
         self.G.to(self.device)
         self.D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if recipe.ema_decay else None
@@ -550,7 +550,7 @@ class Trainer:
         if self.G_ema is not None:
             refresh_batchnorm_stats(G, self.recipe.batch_size, seed=self.config.seed)
         model = ConditionalGenerator(arch=self.config.arch, size=self.recipe.size, output=self.recipe.output,
-                                     ink=self.recipe.ink)
+                                     ink=self.recipe.ink, fine=self.recipe.g_fine)
         model.net.load_state_dict(G.state_dict())
         model = model.cpu().eval()
         if self.recipe.noise_scales and self.validation_set is not None:

@@ -221,7 +221,8 @@ def test_resuming_a_damaged_state_or_one_of_other_networks_is_an_error_naming_th
     trainer.config.epochs = 1
     trainer.fit(log=lambda *_: None, progress=False)
     state = load_state(trainer.state_path)
-    state["G"] = ConditionalGenerator("dcgan", "large").net.state_dict()  # another architecture's G
+    recipe = trainer.recipe  # another size of G, with the same layers
+    state["G"] = ConditionalGenerator("dcgan", "large", output=recipe.output, fine=recipe.g_fine).net.state_dict()
     torch.save(state, trainer.state_path)
     with pytest.raises(SystemExit, match=r"state.pt does not match the networks of its own config \(RuntimeError: "
                        r"Error\(s\) in loading state_dict for DCGANGenerator: size mismatch for fc.weight: copying a "

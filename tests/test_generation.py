@@ -60,6 +60,23 @@ def test_the_large_dcgan_is_wider_and_its_discriminator_deeper():
     assert convs(build_networks("dcgan", "large", deep_d=False)[1]) == 2
 
 
+def test_a_g_with_a_fine_stage_draws_its_pixels_from_features_at_28x28():
+    G = build_networks("dcgan", "small", output="coverage", g_fine=16)[0].eval()
+    seen = {}
+    G.norm2.register_forward_hook(lambda module, args, out: seen.update(fine=out.shape))  # None: output kept
+    out = G(torch.randn(3, G.z_dim), torch.tensor([0, 4, 9]))
+    assert out.shape == (3, 1, 28, 28) and out.min() >= -1 and out.max() <= 1
+    assert seen["fine"] == (3, 16, 28, 28)  # 16 channels at full resolution, each pixel's own features
+    assert (G.to_pixels.in_channels, G.to_pixels.out_channels) == (16, 16)  # each pixel's 4x4 sub-pixels
+    # Without the coverage's sub-pixels, the stage draws each pixel directly.
+    assert build_networks("dcgan", output="clamp", g_fine=8)[0](torch.randn(2, 64), torch.tensor([1, 2])).shape == \
+        (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="g_fine must be a whole number of channels, 0-256, got 1.5"):
+        build_networks("dcgan", g_fine=1.5)
+    with pytest.raises(ValueError, match="g_fine is for dcgan"):
+        build_networks("seed", g_fine=8)
+
+
 def test_a_d_with_a_stem_looks_at_full_resolution_first_in_place_of_the_conv_at_14x14():
     d = build_networks("dcgan", "small", deep_d=True, d_stem=8)[1].eval()  # eval: spectral norm's weights stay put
     convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]

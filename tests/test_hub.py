@@ -213,6 +213,21 @@ def test_a_config_without_ink_draws_full_ink_at_255_and_a_bad_one_is_named(tmp_p
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     (tmp_path / "model" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "ink"}))
     assert load_generator(tmp_path / "model").ink == 255  # as every model saved before `ink` existed
+
+
+def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
+    generator = ConditionalGenerator("dcgan", output="coverage", ink=253, fine=16)
+    folder = save_model(generator, tmp_path / "model")
+    assert json.loads((folder / "config.json").read_text())["fine"] == 16
+    loaded = load_generator(folder)
+    assert loaded.fine == 16 and loaded.with_noise_scale(0.9).fine == 16
+    assert np.array_equal(loaded.generate(3, 8, seed=4), generator.generate(3, 8, seed=4))
+    assert "after a stage of 16 channels at 28x28" in (folder / "README.md").read_text()
+    plain = save_model(ConditionalGenerator("dcgan", output="coverage"), tmp_path / "plain")
+    config = json.loads((plain / "config.json").read_text())
+    (plain / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "fine"}))
+    assert load_generator(plain).fine == 0  # as every model saved before `fine` existed
+    assert "28x28" not in (plain / "README.md").read_text()
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "ink": 300}))
     with pytest.raises(ValueError, match="ink must be an integer 1-255, got 300"):

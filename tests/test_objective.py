@@ -263,7 +263,7 @@ def test_a_collapse_in_the_last_epoch_is_warned_of_and_the_last_healthy_epoch_is
     bundled = load_generator()  # start from a trained G, so that the first epoch is a healthy one
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, epochs=2,
                                   recipe=custom_recipe(noise_scales=(), batch_size=64, output=bundled.output,
-                                                       ink=bundled.ink),
+                                                       ink=bundled.ink, g_fine=bundled.fine),
                                   data_dir=str(DATA)))
     shipped = bundled.net.state_dict()
     trainer.G.load_state_dict(shipped)

@@ -213,6 +213,10 @@ def test_a_config_without_ink_draws_full_ink_at_255_and_a_bad_one_is_named(tmp_p
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     (tmp_path / "model" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "ink"}))
     assert load_generator(tmp_path / "model").ink == 255  # as every model saved before `ink` existed
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "ink": 300}))
+    with pytest.raises(ValueError, match="ink must be an integer 1-255, got 300"):
+        load_generator(tmp_path / "model")
 
 
 def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
@@ -228,7 +232,3 @@ def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
     (plain / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "fine"}))
     assert load_generator(plain).fine == 0  # as every model saved before `fine` existed
     assert "28x28" not in (plain / "README.md").read_text()
-    config = json.loads((tmp_path / "model" / "config.json").read_text())
-    (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "ink": 300}))
-    with pytest.raises(ValueError, match="ink must be an integer 1-255, got 300"):
-        load_generator(tmp_path / "model")

@@ -4,9 +4,15 @@ time for a request of each tab.
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
     python benchmarks/speed.py --device cuda   # the GPU only
     python benchmarks/speed.py --device cuda --recipes dcgan-gpu   # one recipe's training only
+    python benchmarks/speed.py --device cpu --recipes dcgan-cpu --set g_fine=8   # what a change to a recipe costs
 
 Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
 On a GPU, training is timed as `train.py` runs it there (torch.compile, bf16) and also without torch.compile.
+
+With --set (as benchmarks/variants.py takes it), the recipe and the recipe changed are timed in turn, round by round
+in one process, so that the machine's drift (these machines are shared) falls on both: a training step of each, and
+generate(64) of a generator of each network. The cost is the median of the rounds' ratios, the first round left out
+as warm-up. Writes speed-<device>-<change>.json and .md, leaving speed-<device>.md as it is.
 """
 
 import argparse
@@ -20,11 +26,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist, to_model_range  # noqa: E402
+from cgan.generation import ConditionalGenerator  # noqa: E402
 from cgan.hub import load_generator  # noqa: E402
-from cgan.recipe import RECIPES  # noqa: E402
+from cgan.recipe import RECIPES, custom_recipe  # noqa: E402
 from cgan.serving import ResultFiles, serve, serve_morph, serve_number, serve_style_rows  # noqa: E402
 from cgan.training import TrainConfig, Trainer  # noqa: E402
 from machine import describe  # noqa: E402
+from variants import label, parse_change  # noqa: E402
 
 # (arch, budget): the recipe of each budget, and the report's network
 RECIPE_NAMES = [("dcgan", "cpu"), ("dcgan", "gpu"), ("seed", "cpu")]
@@ -41,21 +49,32 @@ def timed(fn, repeats, sync):
     return statistics.median(times)
 
 
-def training_throughput(arch, budget, device, images, labels, compile=None, steps=30, repeats=5):
+def device_sync(device):
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def training_steps(arch, budget, device, images, labels, steps, compile=None, recipe=None):
+    """(trainer, run): run() takes `steps` training steps of the recipe on one fixed batch."""
     trainer = Trainer(TrainConfig(arch=arch, budget=budget, device=str(device), out="/tmp/cgan-speed",
-                                  compile=compile))
+                                  compile=compile, recipe=recipe))
     batch = trainer.recipe.batch_size
-    steps = max(8, steps * 64 // batch)
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
     real, y = to_model_range(images[idx], trainer.recipe.ink).to(device), labels[idx].to(device)
     z = torch.randn(batch, trainer.G.z_dim, generator=rng).to(device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def run():
         for _ in range(steps):
             trainer.train_step(real, y, z)
 
+    return trainer, run
+
+
+def training_throughput(arch, budget, device, images, labels, compile=None, steps=30, repeats=5):
+    steps = max(8, steps * 64 // RECIPES[(arch, budget)].batch_size)
+    trainer, run = training_steps(arch, budget, device, images, labels, steps, compile)
+    batch = trainer.recipe.batch_size
+    sync = device_sync(device)
     run()  # warm-up (and compilation, where it is on)
     seconds = timed(run, repeats, sync)
     train_images = 55000 if trainer.recipe.validation else len(labels)
@@ -69,6 +88,32 @@ def generation_latency(generator, n, sync, repeats):
     generator.generate(3, n, seed=0)
     seconds = timed(lambda: generator.generate(3, n, seed=1), repeats, sync)
     return {"n": n, "ms": seconds * 1000, "images_per_s": n / seconds}
+
+
+def change_cost(arch, budget, changes, device, images, labels, rounds=25, steps=15, n=64):
+    """The recipe of (arch, budget) against it with `changes`: each round times `steps` training steps and one
+    generate(n) of each in turn (which goes first alternates). Medians over the rounds after the first."""
+    sync = device_sync(device)
+    recipes = {"recipe": RECIPES[(arch, budget)], "changed": custom_recipe(arch, budget, **changes)}
+    steps_of = {name: training_steps(arch, budget, device, images, labels, steps, recipe=recipe)[1]
+                for name, recipe in recipes.items()}
+    generators = {name: ConditionalGenerator.for_recipe(arch, recipe).to(device)
+                  for name, recipe in recipes.items()}
+    times = {(name, part): [] for name in recipes for part in ("step", "generate")}
+    for round_ in range(rounds + 1):
+        order = list(recipes) if round_ % 2 == 0 else list(recipes)[::-1]
+        for name in order:
+            times[name, "step"].append(timed(steps_of[name], 1, sync) / steps)
+            times[name, "generate"].append(timed(lambda: generators[name].generate(3, n, seed=1), 1, sync))
+    result = {"arch": arch, "budget": budget, "change": label(changes), "rounds": rounds, "steps_per_round": steps,
+              "batch_size": recipes["recipe"].batch_size, "generate_n": n}
+    for part in ("step", "generate"):
+        recipe_times, changed_times = times["recipe", part][1:], times["changed", part][1:]  # round 0: warm-up
+        ratios = [changed / base for base, changed in zip(recipe_times, changed_times)]
+        result[part] = {"recipe_ms": statistics.median(recipe_times) * 1000,
+                        "changed_ms": statistics.median(changed_times) * 1000,
+                        "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
+    return result
 
 
 def app_handling(generator, repeats=30):
@@ -102,7 +147,7 @@ def app_handling(generator, repeats=30):
     return result
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--mnist-dir", default=None)
@@ -111,11 +156,24 @@ def main():
     by_name = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}
     parser.add_argument("--recipes", default=",".join(by_name),
                         help=f"the recipes whose training to time, comma-separated (default: {','.join(by_name)})")
-    args = parser.parse_args()
+    parser.add_argument("--set", dest="changes", action="append", type=parse_change, default=[],
+                        metavar="SETTING=VALUE", help="time the recipes against themselves with this setting changed "
+                                                      "(cgan/recipe.py); repeat for more")
+    parser.add_argument("--rounds", type=int, default=25, help="with --set: rounds timed, after one of warm-up")
+    parser.add_argument("--steps", type=int, default=15, help="with --set: training steps per round")
+    args = parser.parse_args(argv)
     asked = args.recipes.split(",")
     if any(name not in by_name for name in asked):
         sys.exit(f"error: --recipes takes names from {', '.join(by_name)}, got {args.recipes!r}")
+    if args.rounds < 1 or args.steps < 1:
+        sys.exit(f"error: --rounds and --steps must be 1 or more, got {args.rounds} and {args.steps}")
     recipes = [by_name[name] for name in asked]
+    changes = dict(args.changes)
+    for arch, budget in recipes if changes else []:
+        try:
+            custom_recipe(arch, budget, **changes)
+        except ValueError as error:
+            sys.exit(f"error: {arch}-{budget} with {label(changes)}: {error}")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda, but no CUDA GPU is available")
     devices = [torch.device(kind) for kind in ("cpu", "cuda")
@@ -124,7 +182,16 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for device in devices:
-        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        if changes:
+            entry = {"machine": describe(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                     "costs": [change_cost(arch, budget, changes, device, images, labels, args.rounds, args.steps)
+                               for arch, budget in recipes]}
+            name = f"speed-{device.type}-{label(changes)}"
+            (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
+            (out / f"{name}.md").write_text(cost_report(device.type, entry))
+            print(cost_report(device.type, entry))
+            continue
+        sync = device_sync(device)
         generator = load_generator(device=str(device))
         # On CUDA, train.py compiles by default: time that, and the eager networks beside it.
         modes = [None, False] if device.type == "cuda" else [None]
@@ -158,6 +225,21 @@ def report(kind, entry):
         lines += ["", "App, the server's time for one request (one torch thread, as the app serves; with Gradio's "
                       "postprocessing of the outputs):", "", "| tab | median ms |", "|---|---|"]
         lines += [f"| {name} | {ms:.1f} |" for name, ms in entry["app_ms"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def cost_report(kind, entry):
+    """The markdown table of what a change to the recipes costs on one device."""
+    lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}, {entry['threads']} threads", "",
+             "| recipe | change | timed | the recipe, ms | changed, ms | median ratio | ratios' range | rounds |",
+             "|---|---|---|---|---|---|---|---|"]
+    for cost in entry["costs"]:
+        for part, what in (("step", f"a training step (batch {cost['batch_size']})"),
+                           ("generate", f"generate({cost['generate_n']})")):
+            t = cost[part]
+            lines.append(f"| {cost['arch']}-{cost['budget']} | {cost['change']} | {what} | {t['recipe_ms']:.1f} | "
+                         f"{t['changed_ms']:.1f} | {t['ratio']:.2f} | {t['ratio_range'][0]:.2f}-"
+                         f"{t['ratio_range'][1]:.2f} | {cost['rounds']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -64,6 +64,11 @@ class ConditionalGenerator(
         self.net = build_networks(arch, size, output=output, g_fine=fine)[0]
         self.eval()
 
+    @classmethod
+    def for_recipe(cls, arch, recipe):
+        """An untrained generator of the network `recipe` (cgan.recipe.Recipe) trains for `arch`."""
+        return cls(arch=arch, size=recipe.size, output=recipe.output, ink=recipe.ink, fine=recipe.g_fine)
+
     def with_noise_scale(self, noise_scale):
         """A copy with the same weights that samples at `noise_scale`. A copy rather than setting the attribute: the
         Hub mixin saves __init__'s arguments as config.json, so only a model built with the scale saves it."""

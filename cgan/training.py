@@ -549,8 +549,7 @@ class Trainer:
             G.load_state_dict(self.healthy["weights"])
         if self.G_ema is not None:
             refresh_batchnorm_stats(G, self.recipe.batch_size, seed=self.config.seed)
-        model = ConditionalGenerator(arch=self.config.arch, size=self.recipe.size, output=self.recipe.output,
-                                     ink=self.recipe.ink, fine=self.recipe.g_fine)
+        model = ConditionalGenerator.for_recipe(self.config.arch, self.recipe)
         model.net.load_state_dict(G.state_dict())
         model = model.cpu().eval()
         if self.recipe.noise_scales and self.validation_set is not None:

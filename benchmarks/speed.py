@@ -183,7 +183,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     for device in devices:
         if changes:
-            entry = {"machine": describe(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            entry = {"machine": describe(device), "torch": torch.__version__,
                      "costs": [change_cost(arch, budget, changes, device, images, labels, args.rounds, args.steps)
                                for arch, budget in recipes]}
             name = f"speed-{device.type}-{label(changes)}"
@@ -230,7 +230,7 @@ def report(kind, entry):
 
 def cost_report(kind, entry):
     """The markdown table of what a change to the recipes costs on one device."""
-    lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}, {entry['threads']} threads", "",
+    lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}", "",
              "| recipe | change | timed | the recipe, ms | changed, ms | median ratio | ratios' range | rounds |",
              "|---|---|---|---|---|---|---|---|"]
     for cost in entry["costs"]:

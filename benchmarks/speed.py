@@ -4,7 +4,7 @@ time for a request of each tab.
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
     python benchmarks/speed.py --device cuda   # the GPU only
     python benchmarks/speed.py --device cuda --recipes dcgan-gpu   # one recipe's training only
-    python benchmarks/speed.py --device cpu --recipes dcgan-cpu --set g_fine=8   # what a change to a recipe costs
+    python benchmarks/speed.py --device cpu --recipes dcgan-cpu --set g_fine=16  # what a change to a recipe costs
 
 Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
 On a GPU, training is timed as `train.py` runs it there (torch.compile, bf16) and also without torch.compile.

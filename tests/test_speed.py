@@ -12,23 +12,23 @@ import speed  # noqa: E402
 
 
 def test_a_change_is_timed_against_the_recipe_and_written_beside_the_speed_table(tmp_path, mnist_dir, capsys):
-    speed.main(["--device", "cpu", "--recipes", "dcgan-cpu", "--set", "g_fine=8", "--rounds", "2", "--steps", "1",
+    speed.main(["--device", "cpu", "--recipes", "dcgan-cpu", "--set", "g_fine=16", "--rounds", "2", "--steps", "1",
                 "--out", str(tmp_path), "--mnist-dir", str(mnist_dir)])
-    entry = json.loads((tmp_path / "speed-cpu-g_fine=8.json").read_text())
+    entry = json.loads((tmp_path / "speed-cpu-g_fine=16.json").read_text())
     (cost,) = entry["costs"]
-    assert (cost["arch"], cost["budget"], cost["change"], cost["rounds"]) == ("dcgan", "cpu", "g_fine=8", 2)
+    assert (cost["arch"], cost["budget"], cost["change"], cost["rounds"]) == ("dcgan", "cpu", "g_fine=16", 2)
     for part in ("step", "generate"):
         low, high = cost[part]["ratio_range"]
         assert cost[part]["recipe_ms"] > 0 and cost[part]["changed_ms"] > 0 and low <= cost[part]["ratio"] <= high
     assert not (tmp_path / "speed-cpu.md").exists()  # the table of the recipes as they are is not overwritten
-    table = (tmp_path / "speed-cpu-g_fine=8.md").read_text()
-    assert "| dcgan-cpu | g_fine=8 | generate(64) |" in table and table in capsys.readouterr().out
+    table = (tmp_path / "speed-cpu-g_fine=16.md").read_text()
+    assert "| dcgan-cpu | g_fine=16 | generate(64) |" in table and table in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--recipes", "seed-cpu", "--set", "g_fine=8"], "seed-cpu with g_fine=8: "),
+    (["--recipes", "seed-cpu", "--set", "g_fine=16"], "seed-cpu with g_fine=16: "),
     (["--set", "gamma=1"], "'gamma' is not a recipe setting"),
-    (["--set", "g_fine=8", "--rounds", "0"], "--rounds and --steps must be 1 or more"),
+    (["--set", "g_fine=16", "--rounds", "0"], "--rounds and --steps must be 1 or more"),
 ])
 def test_a_change_that_cannot_be_timed_is_refused_by_name(argv, message, capsys):
     with pytest.raises(SystemExit) as stopped:

@@ -90,11 +90,12 @@ def generation_latency(generator, n, sync, repeats):
     return {"n": n, "ms": seconds * 1000, "images_per_s": n / seconds}
 
 
-def change_cost(arch, budget, changes, device, images, labels, rounds=25, steps=15, n=64):
-    """The recipe of (arch, budget) against it with `changes`: each round times `steps` training steps and one
-    generate(n) of each in turn (which goes first alternates). Medians over the rounds after the first."""
+def change_cost(arch, budget, changed, change, device, images, labels, rounds=25, steps=15, n=64):
+    """The recipe of (arch, budget) against `changed`, the same with `change` (its label): each round times `steps`
+    training steps and one generate(n) of each in turn (which goes first alternates). Medians over the rounds after
+    the first."""
     sync = device_sync(device)
-    recipes = {"recipe": RECIPES[(arch, budget)], "changed": custom_recipe(arch, budget, **changes)}
+    recipes = {"recipe": RECIPES[(arch, budget)], "changed": changed}
     steps_of = {name: training_steps(arch, budget, device, images, labels, steps, recipe=recipe)[1]
                 for name, recipe in recipes.items()}
     generators = {name: ConditionalGenerator.for_recipe(arch, recipe).to(device)
@@ -105,7 +106,7 @@ def change_cost(arch, budget, changes, device, images, labels, rounds=25, steps=
         for name in order:
             times[name, "step"].append(timed(steps_of[name], 1, sync) / steps)
             times[name, "generate"].append(timed(lambda: generators[name].generate(3, n, seed=1), 1, sync))
-    result = {"arch": arch, "budget": budget, "change": label(changes), "rounds": rounds, "steps_per_round": steps,
+    result = {"arch": arch, "budget": budget, "change": change, "rounds": rounds, "steps_per_round": steps,
               "batch_size": recipes["recipe"].batch_size, "generate_n": n}
     for part in ("step", "generate"):
         recipe_times, changed_times = times["recipe", part][1:], times["changed", part][1:]  # round 0: warm-up
@@ -169,11 +170,12 @@ def main(argv=None):
         sys.exit(f"error: --rounds and --steps must be 1 or more, got {args.rounds} and {args.steps}")
     recipes = [by_name[name] for name in asked]
     changes = dict(args.changes)
+    change, changed = label(changes), {}  # changed: (arch, budget) -> its recipe with the changes, checked here
     for arch, budget in recipes if changes else []:
         try:
-            custom_recipe(arch, budget, **changes)
+            changed[arch, budget] = custom_recipe(arch, budget, **changes)
         except ValueError as error:
-            sys.exit(f"error: {arch}-{budget} with {label(changes)}: {error}")
+            sys.exit(f"error: {arch}-{budget} with {change}: {error}")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda, but no CUDA GPU is available")
     devices = [torch.device(kind) for kind in ("cpu", "cuda")
@@ -182,11 +184,11 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for device in devices:
-        if changes:
+        if changed:
             entry = {"machine": describe(device), "torch": torch.__version__,
-                     "costs": [change_cost(arch, budget, changes, device, images, labels, args.rounds, args.steps)
-                               for arch, budget in recipes]}
-            name = f"speed-{device.type}-{label(changes)}"
+                     "costs": [change_cost(arch, budget, recipe, change, device, images, labels, args.rounds,
+                                           args.steps) for (arch, budget), recipe in changed.items()]}
+            name = f"speed-{device.type}-{change}"
             (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
             (out / f"{name}.md").write_text(cost_report(device.type, entry))
             print(cost_report(device.type, entry))
@@ -209,9 +211,13 @@ def main(argv=None):
         print(report(device.type, entry))
 
 
+def heading(kind, entry):
+    return f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}"
+
+
 def report(kind, entry):
     """The markdown tables of one device's measurements."""
-    lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}", "",
+    lines = [heading(kind, entry), "",
              "| training | recipe | torch.compile | batch | images/s | minutes per epoch | minutes for the recipe |",
              "|---|---|---|---|---|---|---|"]
     yes_no = {True: "yes", False: "no"}
@@ -230,7 +236,7 @@ def report(kind, entry):
 
 def cost_report(kind, entry):
     """The markdown table of what a change to the recipes costs on one device."""
-    lines = [f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}", "",
+    lines = [heading(kind, entry), "",
              "| recipe | change | timed | the recipe, ms | changed, ms | median ratio | ratios' range | rounds |",
              "|---|---|---|---|---|---|---|---|"]
     for cost in entry["costs"]:

@@ -90,30 +90,40 @@ def generation_latency(generator, n, sync, repeats):
     return {"n": n, "ms": seconds * 1000, "images_per_s": n / seconds}
 
 
+def in_turn(arms, rounds, sync):
+    """Time each arm's parts in turn, round by round (which arm goes first alternates), so that the machine's drift
+    falls on all of them. arms: {arm: {part: fn}}. Returns {part: {arm: [seconds of each round after the first]}}."""
+    names = list(arms)
+    times = {part: {name: [] for name in names} for part in arms[names[0]]}
+    for round_ in range(rounds + 1):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            for part, fn in arms[name].items():
+                times[part][name].append(timed(fn, 1, sync))
+    return {part: {name: seconds[1:] for name, seconds in by_arm.items()} for part, by_arm in times.items()}
+
+
+def ratio_of(base_times, other_times, per=1):
+    """The two arms' median ms (each time divided by `per`), and the median and range of the rounds' ratios."""
+    ratios = [other / base for base, other in zip(base_times, other_times)]
+    return {"recipe_ms": statistics.median(base_times) * 1000 / per,
+            "changed_ms": statistics.median(other_times) * 1000 / per,
+            "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
+
+
 def change_cost(arch, budget, changed, change, device, images, labels, rounds=25, steps=15, n=64):
     """The recipe of (arch, budget) against `changed`, the same with `change` (its label): each round times `steps`
-    training steps and one generate(n) of each in turn (which goes first alternates). Medians over the rounds after
-    the first."""
-    sync = device_sync(device)
+    training steps and one generate(n) of each in turn. Medians over the rounds after the first."""
     recipes = {"recipe": RECIPES[(arch, budget)], "changed": changed}
-    steps_of = {name: training_steps(arch, budget, device, images, labels, steps, recipe=recipe)[1]
-                for name, recipe in recipes.items()}
-    generators = {name: ConditionalGenerator.for_recipe(arch, recipe).to(device)
-                  for name, recipe in recipes.items()}
-    times = {(name, part): [] for name in recipes for part in ("step", "generate")}
-    for round_ in range(rounds + 1):
-        order = list(recipes) if round_ % 2 == 0 else list(recipes)[::-1]
-        for name in order:
-            times[name, "step"].append(timed(steps_of[name], 1, sync) / steps)
-            times[name, "generate"].append(timed(lambda: generators[name].generate(3, n, seed=1), 1, sync))
+    arms = {}
+    for name, recipe in recipes.items():
+        generator = ConditionalGenerator.for_recipe(arch, recipe).to(device)
+        arms[name] = {"step": training_steps(arch, budget, device, images, labels, steps, recipe=recipe)[1],
+                      "generate": lambda generator=generator: generator.generate(3, n, seed=1)}
+    times = in_turn(arms, rounds, device_sync(device))
     result = {"arch": arch, "budget": budget, "change": change, "rounds": rounds, "steps_per_round": steps,
               "batch_size": recipes["recipe"].batch_size, "generate_n": n}
-    for part in ("step", "generate"):
-        recipe_times, changed_times = times["recipe", part][1:], times["changed", part][1:]  # round 0: warm-up
-        ratios = [changed / base for base, changed in zip(recipe_times, changed_times)]
-        result[part] = {"recipe_ms": statistics.median(recipe_times) * 1000,
-                        "changed_ms": statistics.median(changed_times) * 1000,
-                        "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
+    for part, per in (("step", steps), ("generate", 1)):
+        result[part] = ratio_of(times[part]["recipe"], times[part]["changed"], per)
     return result
 
 

@@ -27,7 +27,7 @@ from cgan.classifier import FEATURE_DIM, MnistClassifier
 from cgan.data import DEFAULT_DATA_DIR, load_mnist
 from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, ROOT, load_generator, quiet_stdout, resolve_source,
                       weights_sha256, write_model_card)
-from cgan.models import NUM_CLASSES
+from cgan.models import NUM_CLASSES, to_fast_layout
 from cgan.training import pick_device
 from cgan.two_sample import c2st, pixel_tv
 
@@ -85,7 +85,7 @@ class Evaluator:
 
     def __init__(self, classifier, test_images, test_labels, device="cpu"):
         self.device = torch.device(device)
-        self.classifier = classifier.eval().to(self.device)
+        self.classifier = to_fast_layout(classifier.eval(), self.device)
         self.test_images = test_images
         self.test_features = self.features(test_images)
         self.test_labels = test_labels

@@ -18,7 +18,7 @@ from torch import nn
 
 from cgan.classifier import FEATURE_DIM, MnistClassifier
 from cgan.data import to_model_range
-from cgan.models import NUM_CLASSES
+from cgan.models import NUM_CLASSES, to_fast_layout
 
 CRITIC_SEED = 0  # fixed, so that the same images always give the same figure
 
@@ -114,7 +114,7 @@ def c2st(samples, sample_labels, real, real_labels, seed=CRITIC_SEED, device="cp
 
     with torch.random.fork_rng(devices=[]):  # the critic's initial weights from the seed, the global RNG untouched
         torch.manual_seed(seed)
-        critic = Critic().to(device)
+        critic = to_fast_layout(Critic(), device)
     optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
     best, best_state, since_best, epoch = -1.0, None, 0, 0
     while epoch < max_epochs and (epoch < min_epochs or since_best < patience):

@@ -161,6 +161,15 @@ def test_accuracy_counts_the_digits_read_as_asked_on_a_known_mix(test_set):
     assert scores["accuracy_min"] == pytest.approx(min(scores["accuracy_per_digit"]))
 
 
+def test_the_evaluator_reads_digits_in_the_cpus_fast_layout_with_the_same_features_to_float_rounding(test_set):
+    images, labels = test_set[0][:500], test_set[1][:500]
+    with torch.inference_mode():
+        plain = load_classifier().features(images)
+    evaluator = Evaluator(load_classifier(), images, labels)
+    assert evaluator.classifier.body[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(evaluator.test_features, plain, rtol=1e-4, atol=1e-4)
+
+
 def test_per_digit_frechet_distance_precision_and_recall_through_the_evaluator():
     torch.manual_seed(0)
     real = torch.randn(4000, 12, dtype=torch.float64)

@@ -1,5 +1,5 @@
-"""benchmarks/speed.py --set: what a change to a recipe costs, the recipe and the changed recipe timed in turn; for
-real, on a few rounds of one step."""
+"""benchmarks/speed.py --set: what a change to a recipe costs, the recipe and the changed recipe timed in turn; and
+benchmarks/memory_format.py, the two layouts timed in turn. For real, on a few rounds."""
 
 import json
 import sys
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import memory_format  # noqa: E402
 import speed  # noqa: E402
 
 
@@ -34,3 +35,13 @@ def test_a_change_that_cannot_be_timed_is_refused_by_name(argv, message, capsys)
     with pytest.raises(SystemExit) as stopped:
         speed.main(["--device", "cpu"] + argv)
     assert message in str(stopped.value) + capsys.readouterr().err
+
+
+def test_the_two_layouts_are_timed_in_turn_for_each_network(tmp_path, mnist_dir, capsys):
+    memory_format.main(["--rounds", "1", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir)])
+    entry = json.loads((tmp_path / "memory-format-cpu.json").read_text())
+    assert entry["rounds"] == 1 and len(entry["parts"]) == 4
+    for part in entry["parts"].values():
+        assert part["recipe_ms"] > 0 and part["changed_ms"] > 0 and part["ratio_range"] == [part["ratio"]] * 2
+    table = (tmp_path / "memory-format-cpu.md").read_text()
+    assert "| the evaluation classifier's features of 1,000 digits |" in table and table in capsys.readouterr().out

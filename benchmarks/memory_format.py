@@ -85,7 +85,7 @@ def main(argv=None):
     times = in_turn({layout: arm(images, labels, layout) for layout in LAYOUTS}, args.rounds, lambda: None)
     per = {part: STEPS if "step" in part else 1 for part in times}
     entry = {"machine": describe(torch.device("cpu")), "torch": torch.__version__, "rounds": args.rounds,
-             "parts": {part: ratio_of(t["nchw"], t["channels_last"], per[part]) for part, t in times.items()}}
+             "parts": {part: ratio_of(t["nchw"], t["channels_last"], per[part], LAYOUTS) for part, t in times.items()}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "memory-format-cpu.json").write_text(json.dumps(entry, indent=2))
@@ -100,7 +100,7 @@ def report(entry):
              "| timed | NCHW, ms | channels-last, ms | speed-up (median of the rounds) | rounds' range |",
              "|---|---|---|---|---|"]
     for part, t in entry["parts"].items():
-        lines.append(f"| {part} | {t['recipe_ms']:.1f} | {t['changed_ms']:.1f} | {1 / t['ratio']:.2f}x | "
+        lines.append(f"| {part} | {t['nchw_ms']:.1f} | {t['channels_last_ms']:.1f} | {1 / t['ratio']:.2f}x | "
                      f"{1 / t['ratio_range'][1]:.2f}-{1 / t['ratio_range'][0]:.2f}x |")
     return "\n".join(lines) + "\n"
 

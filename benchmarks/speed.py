@@ -102,11 +102,12 @@ def in_turn(arms, rounds, sync):
     return {part: {name: seconds[1:] for name, seconds in by_arm.items()} for part, by_arm in times.items()}
 
 
-def ratio_of(base_times, other_times, per=1):
-    """The two arms' median ms (each time divided by `per`), and the median and range of the rounds' ratios."""
+def ratio_of(base_times, other_times, per=1, names=("recipe", "changed")):
+    """The two arms' median ms (each time divided by `per`) under "<name>_ms", and the median and range of the
+    rounds' ratios of the second to the first."""
     ratios = [other / base for base, other in zip(base_times, other_times)]
-    return {"recipe_ms": statistics.median(base_times) * 1000 / per,
-            "changed_ms": statistics.median(other_times) * 1000 / per,
+    return {f"{names[0]}_ms": statistics.median(base_times) * 1000 / per,
+            f"{names[1]}_ms": statistics.median(other_times) * 1000 / per,
             "ratio": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)]}
 
 

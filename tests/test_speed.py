@@ -42,6 +42,6 @@ def test_the_two_layouts_are_timed_in_turn_for_each_network(tmp_path, mnist_dir,
     entry = json.loads((tmp_path / "memory-format-cpu.json").read_text())
     assert entry["rounds"] == 1 and len(entry["parts"]) == 4
     for part in entry["parts"].values():
-        assert part["recipe_ms"] > 0 and part["changed_ms"] > 0 and part["ratio_range"] == [part["ratio"]] * 2
+        assert part["nchw_ms"] > 0 and part["channels_last_ms"] > 0 and part["ratio_range"] == [part["ratio"]] * 2
     table = (tmp_path / "memory-format-cpu.md").read_text()
     assert "| the evaluation classifier's features of 1,000 digits |" in table and table in capsys.readouterr().out

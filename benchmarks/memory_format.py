@@ -14,19 +14,20 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist, to_model_range  # noqa: E402
 from cgan.evaluate import load_classifier  # noqa: E402
 from cgan.hub import load_generator  # noqa: E402
 from cgan.models import to_fast_layout  # noqa: E402
-from cgan.two_sample import Critic  # noqa: E402
+from cgan.two_sample import CRITIC_LR, Critic, critic_step  # noqa: E402
 from machine import describe  # noqa: E402
 from speed import in_turn, ratio_of, training_steps  # noqa: E402
 
 LAYOUTS = ("nchw", "channels_last")
 STEPS = 5  # training steps per timing
+GAN_STEP = "a training step of the CPU recipe (batch 128)"
+CRITIC_STEP = "a training step of the C2ST's critic (batch 128)"
 
 
 def in_layout(network, layout):
@@ -43,18 +44,15 @@ def gan_step(images, labels, layout):
     return run
 
 
-def critic_step(images, layout):
+def critic_steps(images, layout):
     torch.manual_seed(0)
     critic = in_layout(Critic(), layout).train()
-    optimizer = torch.optim.Adam(critic.parameters(), lr=3e-3)
-    x, y = to_model_range(images[:128]), (torch.arange(128) % 2).float()
+    optimizer = torch.optim.Adam(critic.parameters(), lr=CRITIC_LR)
+    x, y = to_model_range(images[:128]), torch.arange(128) % 2 == 1
 
     def run():
         for _ in range(STEPS):
-            loss = F.binary_cross_entropy_with_logits(critic(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            critic_step(critic, optimizer, x, y)
     return run
 
 
@@ -67,9 +65,9 @@ def arm(images, labels, layout):
     def features():
         classifier.features(images[:1000])
 
-    return {"a training step of the CPU recipe (batch 128)": gan_step(images, labels, layout),
+    return {GAN_STEP: gan_step(images, labels, layout),
             "the evaluation classifier's features of 1,000 digits": features,
-            "a training step of the C2ST's critic (batch 128)": critic_step(images, layout),
+            CRITIC_STEP: critic_steps(images, layout),
             "generate(64), the bundled generator": lambda: generator.generate(3, 64, seed=1)}
 
 
@@ -83,7 +81,7 @@ def main(argv=None):
         sys.exit(f"error: --rounds must be 1 or more, got {args.rounds}")
     images, labels = load_mnist(False, mnist_dir=args.mnist_dir)
     times = in_turn({layout: arm(images, labels, layout) for layout in LAYOUTS}, args.rounds, lambda: None)
-    per = {part: STEPS if "step" in part else 1 for part in times}
+    per = {part: STEPS if part in (GAN_STEP, CRITIC_STEP) else 1 for part in times}
     entry = {"machine": describe(torch.device("cpu")), "torch": torch.__version__, "rounds": args.rounds,
              "parts": {part: ratio_of(t["nchw"], t["channels_last"], per[part], LAYOUTS) for part, t in times.items()}}
     out = Path(args.out)

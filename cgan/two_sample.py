@@ -21,6 +21,7 @@ from cgan.data import to_model_range
 from cgan.models import NUM_CLASSES, to_fast_layout
 
 CRITIC_SEED = 0  # fixed, so that the same images always give the same figure
+CRITIC_LR = 3e-3
 
 
 def pixel_tv(images, reference):
@@ -76,6 +77,14 @@ def matched_split(labels_a, labels_b, rng):
     return (torch.cat(train_a), torch.cat(train_b)), (torch.cat(held_a), torch.cat(held_b))
 
 
+def critic_step(critic, optimizer, x, y):
+    """One optimiser step of the critic on a batch of images `x` in the networks' range, `y` True where generated."""
+    loss = F.binary_cross_entropy_with_logits(critic(x), y.float())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 @torch.no_grad()
 def critic_accuracy(critic, x, y, batch_size=1000):
     critic.eval()
@@ -85,7 +94,7 @@ def critic_accuracy(critic, x, y, batch_size=1000):
 
 
 def c2st(samples, sample_labels, real, real_labels, seed=CRITIC_SEED, device="cpu", batch_size=128, max_epochs=30,
-         min_epochs=10, patience=5, log=None, lr=3e-3):
+         min_epochs=10, patience=5, log=None, lr=CRITIC_LR):
     """Held-out accuracy of a critic trained to tell uint8 (N, 28, 28) `samples` from `real` images.
 
     Label matched (see matched_split); half of each digit trains, half is held out. A fifth of the training half
@@ -122,10 +131,7 @@ def c2st(samples, sample_labels, real, real_labels, seed=CRITIC_SEED, device="cp
         perm = torch.randperm(len(y_fit), generator=rng).to(device)
         for i in range(0, len(perm) - batch_size + 1, batch_size):
             idx = perm[i:i + batch_size]
-            loss = F.binary_cross_entropy_with_logits(critic(x_fit[idx]), y_fit[idx].float())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            critic_step(critic, optimizer, x_fit[idx], y_fit[idx])
         epoch += 1
         precise_batchnorm(critic, x_fit, batch_size)
         accuracy = critic_accuracy(critic, x_val, y_val)

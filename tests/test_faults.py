@@ -33,18 +33,18 @@ def shared_data(data_dir):
 
 
 def start_training(out, data_dir, *extra, log=None):
-    """`python train.py` as a user runs it, on one thread so that two runs give bit-identical weights. Its output is
-    piped back, or written to the file `log` for a run nobody reads until it ends (a full pipe would stall it)."""
+    """`python train.py` as a user runs it, on one thread so that two runs give bit-identical weights. Its output (and
+    errors) are piped back, or written to the file `log` for a run nobody reads until it ends (a full pipe would
+    stall it)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    stdout = log or subprocess.PIPE
     return subprocess.Popen([sys.executable, "train.py", *QUICK, "--out", str(out), "--data-dir", str(data_dir),
-                             *extra], cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT if log else stdout,
+                             *extra], cwd=ROOT, env=env, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
 
 def finish(process, timeout=300):
-    out, err = process.communicate(timeout=timeout)
-    return process.returncode, out + err
+    out, _ = process.communicate(timeout=timeout)  # stderr goes to the same pipe
+    return process.returncode, out
 
 
 def wait_for_epoch(out, epoch, process, timeout=120):

@@ -77,6 +77,9 @@ def parse_args(argv=None):
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the networks (default: on a CUDA GPU only)")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                        help="train under bf16 autocast (default: where the hardware does bf16, a CUDA GPU or a CPU "
+                             "with Intel AMX; --no-bf16 trains in fp32)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="where torchvision keeps MNIST")
     parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
     parser.add_argument("--limit", type=count(1), help="train on the first N images only (quick trials)")
@@ -99,7 +102,7 @@ def training_record(trainer, seconds):
         "limit": config.limit, "recipe": {key: value for key, value in vars(recipe).items()},
         "noise_scale": trainer.noise_choice["scale"] if trainer.noise_choice else 1.0,
         "minutes": sum(row["seconds"] for row in trainer.history) / 60,
-        "wall_minutes": seconds / 60, "device": trainer.device_name,
+        "wall_minutes": seconds / 60, "device": trainer.device_name, "bf16": config.bf16,
     }
     if trainer.noise_choice:
         record["noise_scale_validation"] = {str(scale): {k: v for k, v in m.items() if not isinstance(v, list)}
@@ -116,7 +119,7 @@ def main(argv=None):
     command = "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     config = TrainConfig(arch=args.arch, budget=args.budget, epochs=args.epochs, seed=args.seed, device=args.device,
                          out=args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir, limit=args.limit,
-                         resume=args.resume, compile=args.compile, command=command.strip())
+                         resume=args.resume, compile=args.compile, bf16=args.bf16, command=command.strip())
     start = time.perf_counter()
     try:
         model, trainer = train(config)

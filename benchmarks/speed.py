@@ -7,7 +7,8 @@ time for a request of each tab.
     python benchmarks/speed.py --device cpu --recipes dcgan-cpu --set g_fine=16  # what a change to a recipe costs
 
 Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
-On a GPU, training is timed as `train.py` runs it there (torch.compile, bf16) and also without torch.compile.
+Training is timed as `train.py` runs it on the device (on a GPU torch.compile and bf16, and also without
+torch.compile; bf16 on a CPU with AMX, benchmarks/bf16.py).
 
 With --set (as benchmarks/variants.py takes it), the recipe and the recipe changed are timed in turn, round by round
 in one process, so that the machine's drift (these machines are shared) falls on both: a training step of each, and
@@ -53,10 +54,11 @@ def device_sync(device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def training_steps(arch, budget, device, images, labels, steps, compile=None, recipe=None):
-    """(trainer, run): run() takes `steps` training steps of the recipe on one fixed batch."""
+def training_steps(arch, budget, device, images, labels, steps, compile=None, recipe=None, bf16=None):
+    """(trainer, run): run() takes `steps` training steps of the recipe on one fixed batch (compile and bf16 as
+    train.py takes them: None is its default for the device)."""
     trainer = Trainer(TrainConfig(arch=arch, budget=budget, device=str(device), out="/tmp/cgan-speed",
-                                  compile=compile, recipe=recipe))
+                                  compile=compile, recipe=recipe, bf16=bf16))
     batch = trainer.recipe.batch_size
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
@@ -78,7 +80,8 @@ def training_throughput(arch, budget, device, images, labels, compile=None, step
     run()  # warm-up (and compilation, where it is on)
     seconds = timed(run, repeats, sync)
     train_images = 55000 if trainer.recipe.validation else len(labels)
-    return {"arch": arch, "budget": budget, "compiled": trainer.config.compile, "batch_size": batch,
+    return {"arch": arch, "budget": budget, "compiled": trainer.config.compile, "bf16": trainer.config.bf16,
+            "batch_size": batch,
             "images_per_s": steps * batch / seconds, "epoch_minutes": train_images / (steps * batch / seconds) / 60,
             "recipe_minutes": trainer.recipe.epochs * train_images / (steps * batch / seconds) / 60}
 
@@ -229,10 +232,10 @@ def heading(kind, entry):
 def report(kind, entry):
     """The markdown tables of one device's measurements."""
     lines = [heading(kind, entry), "",
-             "| training | recipe | torch.compile | batch | images/s | minutes per epoch | minutes for the recipe |",
-             "|---|---|---|---|---|---|---|"]
+             "| training | recipe | torch.compile | bf16 | batch | images/s | minutes per epoch | minutes for the recipe |",
+             "|---|---|---|---|---|---|---|---|"]
     yes_no = {True: "yes", False: "no"}
-    lines += [f"| {t['arch']} | {t['budget']} | {yes_no[t['compiled']]} | {t['batch_size']} | "
+    lines += [f"| {t['arch']} | {t['budget']} | {yes_no[t['compiled']]} | {yes_no[t['bf16']]} | {t['batch_size']} | "
               f"{t['images_per_s']:.0f} | {t['epoch_minutes']:.2f} | {t['recipe_minutes']:.1f} |"
               for t in entry["training"]]
     lines += ["", f"Generation, the bundled generator ({entry['generator']}):", "",

@@ -33,8 +33,9 @@ def to_fast_layout(network, device):
     """`network` on `device`, its conv weights channels-last on a CPU, where oneDNN's convolutions and max-pooling
     work in that layout and reorder NCHW tensors to it and back at every layer. For the evaluation's networks: on the
     2-core CPU it made the classifier's features 1.65x faster and the C2ST critic's training step 1.33x; a training
-    step of the GAN only about 1.03x and generation 1.07x, not worth changing their float rounding for
-    (benchmarks/memory_format.py). On a GPU it is untested, so there the layout stays as it is."""
+    step of the GAN in fp32 only about 1.03x and generation 1.07x, not worth changing their float rounding for
+    (benchmarks/memory_format.py). Under bf16 the trainer puts D and its classifier in it (benchmarks/bf16.py). On a
+    GPU it is untested, so there the layout stays as it is."""
     device = torch.device(device)
     network = network.to(device)
     if device.type == "cpu":

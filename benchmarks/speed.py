@@ -232,7 +232,8 @@ def heading(kind, entry):
 def report(kind, entry):
     """The markdown tables of one device's measurements."""
     lines = [heading(kind, entry), "",
-             "| training | recipe | torch.compile | bf16 | batch | images/s | minutes per epoch | minutes for the recipe |",
+             "| training | recipe | torch.compile | bf16 | batch | images/s | minutes per epoch "
+             "| minutes for the recipe |",
              "|---|---|---|---|---|---|---|---|"]
     yes_no = {True: "yes", False: "no"}
     lines += [f"| {t['arch']} | {t['budget']} | {yes_no[t['compiled']]} | {yes_no[t['bf16']]} | {t['batch_size']} | "

@@ -302,7 +302,8 @@ def test_compiled_training_saves_the_same_plain_layout(tmp_path, quick_recipe):
 
 # --- precision ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("capabilities, expected", [({"amx_bf16": True}, True), ({"amx_bf16": False}, False), ({}, False)])
+@pytest.mark.parametrize("capabilities, expected",
+                         [({"amx_bf16": True}, True), ({"amx_bf16": False}, False), ({}, False)])
 def test_a_cpu_trains_in_bf16_by_default_only_with_amx(monkeypatch, tmp_path, capabilities, expected):
     # With AMX a training step ran 1.5x as fast as in fp32 (benchmarks/bf16.py); without it, untested: fp32 as before.
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)

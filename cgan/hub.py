@@ -211,9 +211,10 @@ def noise_scale_text(noise_scale):
 
 
 def training_summary(training):
-    """One line from a training.json: the command, epochs, minutes and device, and its note if it has one."""
+    """One line from a training.json: the command, epochs, minutes and device (in bf16 where it was), and its note if
+    it has one."""
     text = (f"`{training['command']}`, {training['epochs']} epochs, {training['minutes']:.1f} minutes on "
-            f"{training['device']}")
+            f"{training['device']}{' in bf16' if training.get('bf16') else ''}")
     return text + (f" ({training['note']})" if training.get("note") else "")
 
 

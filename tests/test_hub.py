@@ -143,6 +143,9 @@ def test_card_says_how_the_weights_were_trained_with_any_note(saved):
     (saved / "training.json").write_text(json.dumps({**training, "note": "epoch 3 of a longer run"}))
     write_model_card(saved)
     assert "1.5 minutes on cpu (epoch 3 of a longer run)" in (saved / "README.md").read_text()
+    (saved / "training.json").write_text(json.dumps({**training, "bf16": True}))
+    write_model_card(saved)
+    assert "- Training: `python train.py`, 3 epochs, 1.5 minutes on cpu in bf16\n" in (saved / "README.md").read_text()
 
 
 def test_card_names_a_noise_scale_other_than_1(saved, tmp_path):

@@ -25,6 +25,13 @@ def shared_data(data_dir):
     DATA = data_dir
 
 
+@pytest.fixture(autouse=True)
+def in_fp32(monkeypatch):
+    """These tests compare a step's values with ones computed apart, in fp32: on a CPU with AMX the trainer would
+    train in bf16 by default (its own tests are in test_training.py)."""
+    monkeypatch.setattr("cgan.training.native_bf16", lambda device: False)
+
+
 # --- the losses -------------------------------------------------------------------------------------------------------
 
 def test_the_hinge_loss():

@@ -237,6 +237,8 @@ class Trainer:
         self.config = dataclasses.replace(config, compile=config.compile if config.compile is not None
                                           else self.device.type == "cuda",
                                           bf16=config.bf16 if config.bf16 is not None else native_bf16(self.device))
+        if self.config.bf16 and self.device.type == "mps":
+            raise ValueError("bf16 is for a CUDA GPU or a CPU; on mps train without it (--no-bf16)")
         if self.config.bf16 and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ValueError(f"bf16 was asked for, but {torch.cuda.get_device_name(self.device)} has no bf16: "
                              f"train without it (--no-bf16)")
@@ -291,8 +293,9 @@ class Trainer:
         self.grid_labels = torch.arange(NUM_CLASSES).repeat_interleave(NUM_CLASSES)
 
     def resumed_config(self, config):
-        """The saved run's own settings, with what `config` asks for checked against them: --epochs (and the device)
-        may change and the change is recorded; any other setting that differs is refused by name."""
+        """The saved run's own settings, with what `config` asks for checked against them: --epochs, the device and
+        the precision (--bf16/--no-bf16; else the run's own) may change and the change is recorded; any other setting
+        that differs is refused by name."""
         if not self.state_path.exists():
             raise FileNotFoundError(f"--resume: no {self.state_path} to resume from; start without --resume")
         self.resume_state = state = load_state(self.state_path)
@@ -309,11 +312,14 @@ class Trainer:
         self.changes = list(state.get("changes", []))
         self.commands = list(state.get("commands", []))
         epochs = config.epochs or saved["epochs"]
-        for name, old, new in (("epochs", saved["epochs"], epochs), ("device", saved.get("device_type"),
-                                                                       self.device.type)):
+        # A run saved before the precision was a setting trained in bf16 on a GPU only.
+        own_bf16 = saved.get("bf16", saved.get("device_type") == "cuda")
+        bf16 = own_bf16 if config.bf16 is None else config.bf16
+        for name, old, new in (("epochs", saved["epochs"], epochs),
+                               ("device", saved.get("device_type"), self.device.type), ("bf16", own_bf16, bf16)):
             if old is not None and old != new:
                 self.changes.append({"epoch": state["epoch"], "setting": name, "old": old, "new": new})
-        return dataclasses.replace(config, epochs=epochs, **own)
+        return dataclasses.replace(config, epochs=epochs, bf16=bf16, **own)
 
     # --- the generator the run keeps: the EMA when there is one ----------------------------------------------------
     @property

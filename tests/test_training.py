@@ -361,3 +361,14 @@ def test_a_bf16_run_resumed_ends_exactly_as_an_uninterrupted_one(tmp_path, quick
     a, b = (torch.load(run / "state.pt", weights_only=True) for run in (whole, halves))
     for network in ("G", "D", "G_ema"):
         assert all(torch.equal(a[network][key], b[network][key]) for key in a[network]), network
+
+
+def test_a_resumed_run_keeps_its_own_precision_unless_asked_and_records_a_change(tmp_path, quick_recipe):
+    out = run_train(tmp_path, "--no-bf16", "--epochs", "1")
+    run_train(tmp_path, "--epochs", "2", "--resume")  # on a CPU with AMX the default would be bf16: the run's own wins
+    assert load_state(out / "state.pt")["config"]["bf16"] is False
+    run_train(tmp_path, "--epochs", "3", "--resume", "--bf16")
+    state = load_state(out / "state.pt")
+    assert state["config"]["bf16"] is True
+    assert {"epoch": 2, "setting": "bf16", "old": False, "new": True} in state["changes"]
+

@@ -1,5 +1,6 @@
-"""benchmarks/speed.py --set: what a change to a recipe costs, the recipe and the changed recipe timed in turn; and
-benchmarks/memory_format.py, the two layouts timed in turn. For real, on a few rounds."""
+"""benchmarks/speed.py --set: what a change to a recipe costs, the recipe and the changed recipe timed in turn;
+benchmarks/memory_format.py, the two layouts timed in turn; and benchmarks/bf16.py, the three ways of a training step.
+For real, on a few rounds."""
 
 import json
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import bf16  # noqa: E402
 import memory_format  # noqa: E402
 import speed  # noqa: E402
 
@@ -45,3 +47,23 @@ def test_the_two_layouts_are_timed_in_turn_for_each_network(tmp_path, mnist_dir,
         assert part["nchw_ms"] > 0 and part["channels_last_ms"] > 0 and part["ratio_range"] == [part["ratio"]] * 2
     table = (tmp_path / "memory-format-cpu.md").read_text()
     assert "| the evaluation classifier's features of 1,000 digits |" in table and table in capsys.readouterr().out
+
+
+def test_a_training_step_is_timed_in_fp32_and_both_ways_of_bf16(tmp_path, mnist_dir, capsys):
+    bf16.main(["--rounds", "1", "--recipes", "dcgan-cpu", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir)])
+    entry = json.loads((tmp_path / "bf16-cpu.json").read_text())
+    assert entry["rounds"] == 1 and set(entry["recipes"]) == {"dcgan-cpu"}
+    arms = entry["recipes"]["dcgan-cpu"]
+    assert set(arms) == {"bf16_nchw", "bf16"} and arms["bf16"]["fp32_ms"] == arms["bf16_nchw"]["fp32_ms"] > 0
+    assert all(arm[f"{name}_ms"] > 0 and arm["ratio_range"] == [arm["ratio"]] * 2 for name, arm in arms.items())
+    table = (tmp_path / "bf16-cpu.md").read_text()
+    assert "| dcgan-cpu | bf16, D and classifier channels-last |" in table and table in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [(["--rounds", "0"], "--rounds must be 1 or more"),
+                                           (["--recipes", "dcgan-tpu"], "--recipes takes names from")])
+def test_bf16_refuses_what_it_cannot_time_by_name(argv, message):
+    with pytest.raises(SystemExit) as stopped:
+        bf16.main(argv)
+    assert message in str(stopped.value)
+

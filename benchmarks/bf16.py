@@ -9,7 +9,6 @@ trainer runs bf16 on a CPU (D and the classifier channels-last). Writes bf16-cpu
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist  # noqa: E402
 from cgan.training import native_bf16  # noqa: E402
 from machine import describe  # noqa: E402
-from speed import RECIPE_NAMES, in_turn, ratio_of, training_steps  # noqa: E402
+from speed import in_turn, ratio_of, recipes_named, training_steps, write_results  # noqa: E402
 
 STEPS = 5  # training steps per timing
 ARMS = ("fp32", "bf16_nchw", "bf16")
@@ -42,23 +41,18 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=10, help="rounds timed, after one of warm-up")
     parser.add_argument("--recipes", default="dcgan-cpu,dcgan-gpu", help="comma-separated, as speed.py takes them")
     args = parser.parse_args(argv)
-    by_name = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}
     if args.rounds < 1:
         sys.exit(f"error: --rounds must be 1 or more, got {args.rounds}")
-    if any(name not in by_name for name in args.recipes.split(",")):
-        sys.exit(f"error: --recipes takes names from {', '.join(by_name)}, got {args.recipes!r}")
+    recipes = recipes_named(args.recipes)
     images, labels = load_mnist(True, mnist_dir=args.mnist_dir)
     entry = {"machine": describe(torch.device("cpu")), "torch": torch.__version__, "rounds": args.rounds,
              "native_bf16": native_bf16(torch.device("cpu")), "steps_per_round": STEPS, "recipes": {}}
-    for name in args.recipes.split(","):
-        arms = {a: {"step": arm(*by_name[name], images, labels, a)} for a in ARMS}
+    for arch, budget in recipes:
+        arms = {a: {"step": arm(arch, budget, images, labels, a)} for a in ARMS}
         times = in_turn(arms, args.rounds, lambda: None)["step"]
-        entry["recipes"][name] = {a: ratio_of(times["fp32"], times[a], STEPS, ("fp32", a)) for a in ARMS[1:]}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bf16-cpu.json").write_text(json.dumps(entry, indent=2))
-    (out / "bf16-cpu.md").write_text(report(entry))
-    print(report(entry))
+        entry["recipes"][f"{arch}-{budget}"] = {a: ratio_of(times["fp32"], times[a], STEPS, ("fp32", a))
+                                                for a in ARMS[1:]}
+    write_results(args.out, "bf16-cpu", entry, report(entry))
 
 
 def report(entry):

@@ -9,7 +9,6 @@ critic, and generate(64) of the bundled generator. Writes memory-format-cpu.json
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from cgan.hub import load_generator  # noqa: E402
 from cgan.models import to_fast_layout  # noqa: E402
 from cgan.two_sample import CRITIC_LR, Critic, critic_step  # noqa: E402
 from machine import describe  # noqa: E402
-from speed import in_turn, ratio_of, training_steps  # noqa: E402
+from speed import in_turn, ratio_of, training_steps, write_results  # noqa: E402
 
 LAYOUTS = ("nchw", "channels_last")
 STEPS = 5  # training steps per timing
@@ -85,11 +84,7 @@ def main(argv=None):
     per = {part: STEPS if part in (GAN_STEP, CRITIC_STEP) else 1 for part in times}
     entry = {"machine": describe(torch.device("cpu")), "torch": torch.__version__, "rounds": args.rounds,
              "parts": {part: ratio_of(t["nchw"], t["channels_last"], per[part], LAYOUTS) for part, t in times.items()}}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "memory-format-cpu.json").write_text(json.dumps(entry, indent=2))
-    (out / "memory-format-cpu.md").write_text(report(entry))
-    print(report(entry))
+    write_results(args.out, "memory-format-cpu", entry, report(entry))
 
 
 def report(entry):

@@ -37,6 +37,25 @@ from variants import label, parse_change  # noqa: E402
 
 # (arch, budget): the recipe of each budget, and the report's network
 RECIPE_NAMES = [("dcgan", "cpu"), ("dcgan", "gpu"), ("seed", "cpu")]
+RECIPES_BY_NAME = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}  # as --recipes names them
+
+
+def recipes_named(text):
+    """The (arch, budget) of each comma-separated recipe name in `text` (--recipes); any other name stops the
+    benchmark, naming the known ones."""
+    names = text.split(",")
+    if any(name not in RECIPES_BY_NAME for name in names):
+        sys.exit(f"error: --recipes takes names from {', '.join(RECIPES_BY_NAME)}, got {text!r}")
+    return [RECIPES_BY_NAME[name] for name in names]
+
+
+def write_results(out, name, entry, table):
+    """A benchmark's measurements as out/name.json and their markdown table as out/name.md, the table printed too."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
+    (out / f"{name}.md").write_text(table)
+    print(table)
 
 
 def timed(fn, repeats, sync):
@@ -168,21 +187,18 @@ def main(argv=None):
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                         help="all: the CPU, and the GPU when there is one")
-    by_name = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}
-    parser.add_argument("--recipes", default=",".join(by_name),
-                        help=f"the recipes whose training to time, comma-separated (default: {','.join(by_name)})")
+    parser.add_argument("--recipes", default=",".join(RECIPES_BY_NAME),
+                        help=f"the recipes whose training to time, comma-separated (default: "
+                             f"{','.join(RECIPES_BY_NAME)})")
     parser.add_argument("--set", dest="changes", action="append", type=parse_change, default=[],
                         metavar="SETTING=VALUE", help="time the recipes against themselves with this setting changed "
                                                       "(cgan/recipe.py); repeat for more")
     parser.add_argument("--rounds", type=int, default=25, help="with --set: rounds timed, after one of warm-up")
     parser.add_argument("--steps", type=int, default=15, help="with --set: training steps per round")
     args = parser.parse_args(argv)
-    asked = args.recipes.split(",")
-    if any(name not in by_name for name in asked):
-        sys.exit(f"error: --recipes takes names from {', '.join(by_name)}, got {args.recipes!r}")
+    recipes = recipes_named(args.recipes)
     if args.rounds < 1 or args.steps < 1:
         sys.exit(f"error: --rounds and --steps must be 1 or more, got {args.rounds} and {args.steps}")
-    recipes = [by_name[name] for name in asked]
     changes = dict(args.changes)
     change, changed = label(changes), {}  # changed: (arch, budget) -> its recipe with the changes, checked here
     for arch, budget in recipes if changes else []:
@@ -195,17 +211,12 @@ def main(argv=None):
     devices = [torch.device(kind) for kind in ("cpu", "cuda")
                if args.device in ("all", kind) and (kind == "cpu" or torch.cuda.is_available())]
     images, labels = load_mnist(True, mnist_dir=args.mnist_dir)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     for device in devices:
         if changed:
             entry = {"machine": describe(device), "torch": torch.__version__,
                      "costs": [change_cost(arch, budget, recipe, change, device, images, labels, args.rounds,
                                            args.steps) for (arch, budget), recipe in changed.items()]}
-            name = f"speed-{device.type}-{change}"
-            (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
-            (out / f"{name}.md").write_text(cost_report(device.type, entry))
-            print(cost_report(device.type, entry))
+            write_results(args.out, f"speed-{device.type}-{change}", entry, cost_report(device.type, entry))
             continue
         sync = device_sync(device)
         generator = load_generator(device=str(device))
@@ -220,9 +231,7 @@ def main(argv=None):
         if device.type == "cpu":
             entry["app_ms"] = app_handling(generator)
         print(json.dumps(entry, indent=2), flush=True)
-        (out / f"speed-{device.type}.json").write_text(json.dumps(entry, indent=2))
-        (out / f"speed-{device.type}.md").write_text(report(device.type, entry))
-        print(report(device.type, entry))
+        write_results(args.out, f"speed-{device.type}", entry, report(device.type, entry))
 
 
 def heading(kind, entry):

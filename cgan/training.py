@@ -259,15 +259,14 @@ class Trainer:
         self.C, self.opt_C = None, None
         if recipe.aux_weight:
             self.C = AuxiliaryClassifier().to(self.device)
-        if self.autocast and self.device.type == "cpu":
-            # oneDNN's bf16 kernels work channels-last: D and the classifier in that layout made a bf16 step of the
-            # CPU recipe 1.08x faster again (benchmarks/bf16.py); G in it too did not pay (a scratch timing). G, and
-            # so its EMA, which is saved, keeps the plain layout.
+            self.opt_C = torch.optim.Adam(self.C.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        if self.autocast:
+            # oneDNN's bf16 kernels work channels-last (to_fast_layout changes a CPU's only): D and the classifier in
+            # that layout made a bf16 step of the CPU recipe 1.08x faster again (benchmarks/bf16.py); G in it too did
+            # not pay (a scratch timing). G, and so its EMA, which is saved, keeps the plain layout.
             for network in (self.D, self.C):
                 if network is not None:
                     to_fast_layout(network, self.device)
-        if self.C is not None:
-            self.opt_C = torch.optim.Adam(self.C.parameters(), lr=1e-3, betas=(0.5, 0.999))
         if self.config.compile:
             # In place (Module.compile), so state_dict keys and the EMA (copied above, never compiled) are unchanged.
             # On a GPU this fuses the many small element-wise kernels; on a CPU the first steps pay for compilation.

@@ -114,5 +114,21 @@ def to_model_range(images, ink=255):
 
 
 def to_uint8(images, ink=255):
-    """Float (N, 1, 28, 28) images in [-1, 1] to uint8 (N, 28, 28): -1 to 0 (background), 1 to `ink`."""
+    """Float (N, 1, 28, 28) images in [-1, 1] to uint8 (N, 28, 28): -1 to 0 (background), 1 to `ink`, a number or a
+    tensor (N,) of each image's own."""
+    ink = torch.as_tensor(ink, dtype=images.dtype, device=images.device).reshape(-1, 1, 1)
     return images.squeeze(1).add(1.0).mul(ink / 2).round().clamp(0, 255).to(torch.uint8)
+
+
+PLATEAU = 250  # MNIST's full ink: a digit's pixels from here up (every training digit has some)
+
+
+def ink_levels(images):
+    """{level: the fraction of `images` (uint8 (N, 28, 28)) whose full ink sits at that level}, a digit's level being
+    the value most of its pixels of PLATEAU and above have. MNIST's resampling left each digit's full ink at a level
+    of its own, 252 in a quarter of the training digits, 253 in nearly half, 254 in a quarter."""
+    flat = images.reshape(len(images), -1).long()
+    counts = torch.stack([(flat == level).sum(1) for level in range(PLATEAU, 256)], dim=1)
+    levels = counts.argmax(1) + PLATEAU  # ties: the lower level
+    shares = torch.bincount(levels - PLATEAU, minlength=256 - PLATEAU).double() / len(levels)
+    return {PLATEAU + i: round(float(share), 6) for i, share in enumerate(shares) if share > 0}

@@ -47,16 +47,21 @@ class ConditionalGenerator(
     G's stage at 28x28) means none.
 
     `ink` (config.json; 255 when absent) is the pixel value G's full ink (1) is drawn as: the level the real digits
-    it learned from were scaled to (cgan.data.to_model_range).
+    it learned from were scaled to (cgan.data.to_model_range). `ink_levels` ({level: share}, learned from the training
+    digits by cgan.data.ink_levels; none: every digit at `ink`) draws each digit's full ink at a level of its own, as
+    MNIST's digits have: the share of noise vectors drawn at each level is the share of training digits at it, and
+    one noise vector (one hand) writes every digit at the same level.
 
     `noise_scale` (also in config.json; 1 when absent) is the standard deviation of the noise `generate` draws: below 1
     the samples keep closer to the typical digit (the truncation trick), above 1 they spread into rarer styles.
     """
 
-    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255, fine=0):
+    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255, fine=0, ink_levels=None):
         super().__init__()
         self.noise_scale = check_noise_scale(noise_scale)
         self.ink = check_int("ink", ink, 1, 255)
+        self.ink_levels = ink_levels
+        self.level_values, self.level_bounds = check_ink_levels(ink_levels)
         self.arch = arch
         self.size = size
         self.output = output
@@ -65,14 +70,17 @@ class ConditionalGenerator(
         self.eval()
 
     @classmethod
-    def for_recipe(cls, arch, recipe):
-        """An untrained generator of the network `recipe` (cgan.recipe.Recipe) trains for `arch`."""
-        return cls(arch=arch, size=recipe.size, output=recipe.output, ink=recipe.ink, fine=recipe.g_fine)
+    def for_recipe(cls, arch, recipe, ink_levels=None):
+        """An untrained generator of the network `recipe` (cgan.recipe.Recipe) trains for `arch`, drawing its full ink
+        at `ink_levels` where the recipe draws it at the training digits' levels."""
+        return cls(arch=arch, size=recipe.size, output=recipe.output, ink=recipe.ink, fine=recipe.g_fine,
+                   ink_levels=ink_levels if recipe.ink_levels else None)
 
     def with_noise_scale(self, noise_scale):
         """A copy with the same weights that samples at `noise_scale`. A copy rather than setting the attribute: the
         Hub mixin saves __init__'s arguments as config.json, so only a model built with the scale saves it."""
-        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output, self.ink, self.fine)
+        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output, self.ink, self.fine,
+                                     self.ink_levels)
         other.net.load_state_dict(self.net.state_dict())
         other.source = getattr(self, "source", None)
         return other.to(next(self.parameters()).device).eval()
@@ -104,12 +112,25 @@ class ConditionalGenerator(
         """uint8 (N, 28, 28) images for CPU noise `z` (N, z_dim) and `labels`, int64 (N,) digits or float (N, 10)
         weights over the digits; in chunks of BATCH so memory stays bounded."""
         device = next(self.parameters()).device
+        ink = self.full_ink(z)
         out = np.empty((len(z), 28, 28), dtype=np.uint8)
         for start in range(0, len(z), BATCH):
             chunk = slice(start, start + BATCH)
             drawn = self.net(z[chunk].to(device), labels[chunk].to(device)).float()
-            out[chunk] = to_uint8(drawn, self.ink).cpu().numpy()
+            out[chunk] = to_uint8(drawn.cpu(), ink if ink.dim() == 0 else ink[chunk]).numpy()
         return out
+
+    def full_ink(self, z):
+        """The pixel value of full ink for each noise vector of `z` (N, z_dim), as a tensor (N,), or `ink` for all.
+
+        A hand's level is the quantile of the training digits' levels at Phi(sum(z) / |z|): that is nearly a standard
+        normal whatever the noise scale, so the levels are drawn in the training digits' shares; it is fixed by the
+        noise, so a seed always gives the same images and one hand writes all its digits at one level."""
+        if self.level_values is None:
+            return torch.tensor(float(self.ink))
+        u = torch.special.ndtr(z.sum(1) / z.norm(dim=1).clamp_min(1e-12))
+        index = torch.searchsorted(self.level_bounds, u.double(), right=True).clamp(max=len(self.level_values) - 1)
+        return self.level_values[index]
 
     def generate(self, digit, n=1, seed=None, noise_scale=None):
         """`n` images of `digit` as uint8 (n, 28, 28), 0 = background, `ink` (255, or MNIST's 253) = full ink.
@@ -184,6 +205,24 @@ def check_sampling_scale(value):
                                                                               and low <= value <= high):
         raise ValueError(f"noise_scale must be a number {low}-{high}, got {value!r}")
     return float(value)
+
+
+def check_ink_levels(levels):
+    """(levels, cumulative shares) as float tensors for `ink_levels` ({level 1-255: share}, keys as ints or digit
+    strings, as config.json has them), or (None, None) for None; ValueError naming what is wrong."""
+    if levels is None:
+        return None, None
+    rule = "ink_levels must map pixel values 1-255 to shares of 0 or more, not all 0"
+    try:
+        pairs = sorted((int(level), float(share)) for level, share in levels.items())
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"{rule}, got {levels!r}") from None
+    if not pairs or any(not (1 <= level <= 255 and math.isfinite(share) and share >= 0) for level, share in pairs):
+        raise ValueError(f"{rule}, got {levels!r}")
+    shares = torch.tensor([share for _, share in pairs], dtype=torch.float64)
+    if shares.sum() <= 0:
+        raise ValueError(f"{rule}, got {levels!r}")
+    return torch.tensor([float(level) for level, _ in pairs]), (shares.cumsum(0) / shares.sum())[:-1]
 
 
 def check_number_text(text):

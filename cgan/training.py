@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from cgan.data import DEFAULT_DATA_DIR, load_mnist, to_model_range, validation_split
+from cgan.data import DEFAULT_DATA_DIR, ink_levels, load_mnist, to_model_range, validation_split
 from cgan.diversity import DiversityProbe
 from cgan.generation import ConditionalGenerator
 from cgan.models import ARCHS, DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks, to_fast_layout
@@ -42,7 +42,7 @@ class TrainConfig:
     own."""
 
     arch: str | None = None  # None: dcgan
-    budget: str | None = None  # "cpu" or "gpu" (cgan.recipe.BUDGETS); None: "gpu" on a CUDA GPU, else "cpu"
+    budget: str | None = None  # "quick" or "full" (cgan.recipe.BUDGETS); None: "full" on a CUDA GPU, else "quick"
     epochs: int | None = None  # None: the recipe's; more extends a run
     seed: int | None = None  # None: 0
     device: str = "auto"
@@ -283,6 +283,7 @@ class Trainer:
         self.healthy = None  # (epoch, generator weights) of the last epoch that was not collapsed
         self.partial = None  # an epoch stopped by Ctrl-C: where it stopped, to go on from there
         self.validation_set = None
+        self.ink_levels = None  # the training digits' full-ink levels (cgan.data.ink_levels), where the recipe draws them
         self.stop_requested = False
         self.noise_choice = None  # the noise scales measured on the validation split at the end, and the one chosen
 
@@ -464,6 +465,7 @@ class Trainer:
             images, labels = images[train_idx], labels[train_idx]
         if self.config.limit:
             images, labels = images[: self.config.limit], labels[: self.config.limit]
+        self.ink_levels = ink_levels(images) if self.recipe.ink_levels else None
         return images, labels, reference
 
     def train_epoch(self, images, labels, batch, steps, probe, log, progress):
@@ -578,7 +580,7 @@ class Trainer:
             G.load_state_dict(self.healthy["weights"])
         if self.G_ema is not None:
             refresh_batchnorm_stats(G, self.recipe.batch_size, seed=self.config.seed)
-        model = ConditionalGenerator.for_recipe(self.config.arch, self.recipe)
+        model = ConditionalGenerator.for_recipe(self.config.arch, self.recipe, self.ink_levels)
         model.net.load_state_dict(G.state_dict())
         model = model.cpu().eval()
         if self.recipe.noise_scales and self.validation_set is not None:

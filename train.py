@@ -94,11 +94,12 @@ def parse_args(argv=None):
 
 
 def training_record(trainer, seconds):
-    """training.json: the commands that made the model, what it trained with, what was chosen and what it cost."""
+    """training.json: the command that made the model, what it trained with, what was chosen and what it cost. A run
+    stopped and resumed is still that one command: the resumes are recorded as times, and a setting a resume changed
+    as a change."""
     config, recipe = trainer.config, trainer.recipe
-    first, *resumed = trainer.commands
     record = {
-        "command": first["command"],
+        "command": trainer.command,
         "arch": config.arch, "budget": config.budget, "epochs": trainer.epoch, "seed": config.seed,
         "limit": config.limit, "recipe": {key: value for key, value in vars(recipe).items()},
         "noise_scale": trainer.noise_choice["scale"] if trainer.noise_choice else 1.0,
@@ -108,8 +109,8 @@ def training_record(trainer, seconds):
     if trainer.noise_choice:
         record["noise_scale_validation"] = {str(scale): {k: v for k, v in m.items() if not isinstance(v, list)}
                                             for scale, m in trainer.noise_choice["measured"].items()}
-    if resumed:
-        record["resumed"] = resumed
+    if trainer.resumes:
+        record["resumed"] = trainer.resumes
     if trainer.changes:
         record["changes"] = trainer.changes
     return record

@@ -16,8 +16,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cgan.data import load_mnist  # noqa: E402
-from cgan.training import native_bf16  # noqa: E402
-from machine import describe  # noqa: E402
+from cgan.device import native_bf16  # noqa: E402
+from cgan.device import describe  # noqa: E402
 from speed import in_turn, ratio_of, recipes_named, training_steps, write_results  # noqa: E402
 
 STEPS = 5  # training steps per timing

@@ -20,7 +20,7 @@ from cgan.evaluate import load_classifier  # noqa: E402
 from cgan.hub import load_generator  # noqa: E402
 from cgan.models import to_fast_layout  # noqa: E402
 from cgan.two_sample import CRITIC_LR, Critic, critic_step  # noqa: E402
-from machine import describe  # noqa: E402
+from cgan.device import describe  # noqa: E402
 from speed import in_turn, ratio_of, training_steps, write_results  # noqa: E402
 
 LAYOUTS = ("nchw", "channels_last")

@@ -23,7 +23,7 @@ from cgan.data import load_mnist  # noqa: E402
 from cgan.evaluate import Evaluator, load_classifier, real_sample  # noqa: E402
 from cgan.recipe import RECIPES  # noqa: E402
 from cgan.training import TrainConfig, train  # noqa: E402
-from machine import describe  # noqa: E402
+from cgan.device import describe  # noqa: E402
 
 METRICS = [("accuracy", "conditional accuracy"), ("accuracy_min", "worst digit accuracy"), ("fd", "Fréchet distance"),
            ("fd_per_digit", "per-digit FD"), ("precision", "precision"), ("recall", "recall")]

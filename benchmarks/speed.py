@@ -32,7 +32,7 @@ from cgan.hub import load_generator  # noqa: E402
 from cgan.recipe import RECIPES, custom_recipe  # noqa: E402
 from cgan.serving import ResultFiles, serve, serve_morph, serve_number, serve_style_rows  # noqa: E402
 from cgan.training import TrainConfig, Trainer  # noqa: E402
-from machine import describe  # noqa: E402
+from cgan.device import describe  # noqa: E402
 from variants import label, parse_change  # noqa: E402
 
 # (arch, budget): the recipe of each budget, and the report's network

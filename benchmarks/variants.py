@@ -40,7 +40,8 @@ from cgan.data import (DEFAULT_DATA_DIR, VALIDATION_PER_DIGIT, MnistUnavailableE
 from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
 from cgan.hub import load_generator, save_model  # noqa: E402
 from cgan.recipe import BUDGETS, Recipe, custom_recipe, default_budget  # noqa: E402
-from cgan.training import TrainConfig, Trainer, TrainingError, TrainingInterrupted, pick_device  # noqa: E402
+from cgan.device import pick_device  # noqa: E402
+from cgan.training import TrainConfig, Trainer, TrainingError, TrainingInterrupted  # noqa: E402
 from train import training_record  # noqa: E402
 
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws

@@ -12,6 +12,7 @@ What it trains with is the recipe (cgan/recipe.py).
 
 import copy
 import dataclasses
+import datetime
 import errno
 import json
 import os
@@ -26,7 +27,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from cgan.data import DEFAULT_DATA_DIR, ink_levels, load_mnist, to_model_range, validation_split
+from cgan.device import describe, native_bf16, pick_device
 from cgan.diversity import DiversityProbe
+from cgan.evaluate import choose_noise_scale
 from cgan.generation import ConditionalGenerator
 from cgan.models import ARCHS, DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks, to_fast_layout
 from cgan.plots import save_grid, save_training_curves
@@ -57,40 +60,26 @@ class TrainConfig:
     command: str | None = None  # the command line that asked for this, recorded in training.json
 
 
+def new_run_config(config, device_type):
+    """`config` of a new run with its defaults filled in: dcgan, the budget of `device_type` where none is named (the
+    full one on a CUDA GPU, else the quick one), that budget's recipe, which no device changes, and its epochs."""
+    arch = config.arch or DEFAULT_ARCH
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    budget = config.budget or default_budget(device_type)
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+    recipe = config.recipe or RECIPES[(arch, budget)]
+    return dataclasses.replace(config, arch=arch, budget=budget, seed=config.seed or 0, recipe=recipe,
+                               epochs=config.epochs or recipe.epochs)
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on; the message says why and what was kept."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C: the state was saved at the end of the step in progress."""
-
-
-def native_bf16(device):
-    """Whether `device` does bf16 arithmetic in hardware, where training under bf16 autocast is faster than in fp32:
-    a CUDA GPU with bf16, or a CPU with Intel's AMX. On the 2-core Xeon with AMX a training step of the CPU recipe
-    ran 1.5x as fast as in fp32 (benchmarks/bf16.py). A CPU without AMX has no bf16 matrix unit and is untested here,
-    so it trains in fp32 as before."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):  # recent torch; an older one stays in fp32
-        return bool(torch.cpu.get_capabilities().get("amx_bf16"))
-    return False
-
-
-def pick_device(name):
-    if name != "auto":
-        if name == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device auto or cpu")
-        if name == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("device 'mps' was asked for but MPS is not available; use --device auto or cpu")
-        if name not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 # --- losses: each returns (loss, mean D(x) or D(G(z)) as a probability, for the logs) ---------------------------
@@ -217,20 +206,9 @@ class Trainer:
         self.state_path = self.out / "state.pt"
         self.resume_state = None
         self.changes = []  # settings changed on resume: {"epoch", "setting", "old", "new"}
-        self.commands = []  # [{"epoch": the epoch it started after, "command": ...}]
+        self.resumes = []  # when the run went on after a stop: {"epoch": the epoch it went on after, "at": UTC time}
         self.device = pick_device(config.device)
-        if config.resume:
-            config = self.resumed_config(config)
-        else:
-            arch = config.arch or DEFAULT_ARCH
-            if arch not in ARCHS:
-                raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-            budget = config.budget or default_budget(self.device.type)
-            if budget not in BUDGETS:
-                raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
-            recipe = config.recipe or RECIPES[(arch, budget)]
-            config = dataclasses.replace(config, arch=arch, budget=budget, seed=config.seed or 0, recipe=recipe,
-                                         epochs=config.epochs or recipe.epochs)
+        config = self.resumed_config(config) if config.resume else new_run_config(config, self.device.type)
         check_recipe(config.arch, config.recipe)
         if isinstance(config.epochs, bool) or not isinstance(config.epochs, int) or config.epochs < 1:
             raise ValueError(f"epochs must be a whole number, 1 or more, got {config.epochs!r}")
@@ -243,9 +221,14 @@ class Trainer:
             raise ValueError(f"bf16 was asked for, but {torch.cuda.get_device_name(self.device)} has no bf16: "
                              f"train without it (--no-bf16)")
         self.recipe = recipe = self.config.recipe
-        self.commands.append({"epoch": self.resume_state["epoch"] if self.resume_state else 0,
-                              "command": self.config.command})
-        self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
+        # The run is the command that started it: a resume adds a time (and a change, where it asked for one).
+        if self.resume_state is not None:
+            self.command = self.resume_state.get("command")
+            self.resumes.append({"epoch": self.resume_state["epoch"],
+                                 "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
+        else:
+            self.command = self.config.command
+        self.device_name = describe(self.device)
         self.autocast = self.config.bf16
 
         torch.manual_seed(self.config.seed)
@@ -310,7 +293,7 @@ class Trainer:
                 raise ValueError(f"--resume: this run was trained with {what}; it cannot go on with {name} "
                                  f"{asked!r} (that would be another run: give it another --out)")
         self.changes = list(state.get("changes", []))
-        self.commands = list(state.get("commands", []))
+        self.resumes = list(state.get("resumes", []))
         epochs = config.epochs or saved["epochs"]
         # A run saved before the precision was a setting trained in bf16 on a GPU only.
         own_bf16 = saved.get("bf16", saved.get("device_type") == "cuda")
@@ -346,7 +329,8 @@ class Trainer:
             "opt_C": self.opt_C.state_dict() if self.C is not None else None,
             "partial": self.partial,
             "changes": self.changes,
-            "commands": self.commands,
+            "command": self.command,
+            "resumes": self.resumes,
         }
 
     def set_learning_rates(self):
@@ -589,8 +573,7 @@ class Trainer:
 
     def choose_noise_scale(self, model, log):
         """The model at the noise scale of recipe.noise_scales whose digits come closest to the validation digits
-        (cgan.selection); the test set is never looked at."""
-        from cgan.selection import choose_noise_scale
+        (cgan.evaluate.choose_noise_scale); the test set is never looked at."""
         try:
             scale, measured = choose_noise_scale(model, *self.validation_set, self.recipe.noise_scales,
                                                  seed=self.config.seed, device=self.device)

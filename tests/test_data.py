@@ -8,7 +8,7 @@ import pytest
 import torch
 from filelock import FileLock
 
-from cgan.data import MNIST_FILES, MnistUnavailableError, load_mnist, to_model_range, to_uint8
+from cgan.data import MNIST_FILES, MnistUnavailableError, ink_levels, load_mnist, to_model_range, to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +81,26 @@ def test_model_range_at_an_ink_level_clips_brighter_pixels_and_round_trips_below
     x = to_model_range(images, ink=253)
     assert x[0, 0, 0].tolist() == pytest.approx([-1, -1 + 2 / 253, -1 + 252 / 253, 1 - 2 / 253, 1, 1, 1], abs=1e-6)
     assert to_uint8(x, ink=253)[0, 0].tolist() == [0, 1, 126, 252, 253, 253, 253]
+
+
+def test_each_image_may_have_its_own_ink_level():
+    x = torch.ones(3, 1, 2, 2)
+    x[:, :, 0, 0] = 0  # half ink
+    assert to_uint8(x, torch.tensor([252.0, 253.0, 254.0]))[:, 0].tolist() == [[126, 252], [126, 253], [127, 254]]
+
+
+def test_the_ink_levels_of_mnist_are_each_digits_own_plateau(data_dir):
+    images, _ = load_mnist(True, data_dir=data_dir)
+    levels = ink_levels(images)
+    # MNIST's resampling left a quarter of its digits' full ink at 252, nearly half at 253, a quarter at 254.
+    assert set(levels) <= set(range(250, 256)) and sum(levels.values()) == pytest.approx(1, abs=1e-5)
+    assert levels[252] == pytest.approx(0.22, abs=0.03) and levels[253] == pytest.approx(0.43, abs=0.03)
+    assert levels[254] == pytest.approx(0.28, abs=0.03)
+    # A digit's level is the value most of its pixels from 250 up have, not its brightest pixel.
+    digit = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    digit[0, 5:10, 5:10], digit[0, 0, 0] = 252, 255
+    digit[1, 5:10, 5:10], digit[1, 5, 5:7] = 254, 253
+    assert ink_levels(digit) == {252: 0.5, 254: 0.5}
 
 
 def test_runs_started_at_once_share_one_data_folder(mnist_dir, tmp_path):

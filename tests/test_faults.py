@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shlex
 import signal
 import subprocess
 import sys
@@ -106,6 +107,12 @@ def test_ctrl_c_saves_the_step_in_progress_and_says_how_to_go_on(tmp_path, data_
     assert code == 0, log
     assert f"in epoch 2, after step {state['partial']['step']}" in log
     assert (out / "generator" / "model.safetensors").read_bytes() == uninterrupted()
+    # A run stopped and resumed with no setting changed is still its one command; the resume is a time, no change.
+    training = json.loads((out / "generator" / "training.json").read_text())
+    assert training["command"] == "python train.py " + shlex.join([*QUICK, "--out", str(out), "--data-dir",
+                                                                   str(data_dir)])
+    assert [sorted(resume) for resume in training["resumed"]] == [["at", "epoch"]]
+    assert training["resumed"][0]["epoch"] == 1 and "changes" not in training
 
 
 def tiny_trainer(tmp_path, **changes):

@@ -228,6 +228,47 @@ def test_the_noise_scale_is_saved_scales_the_noise_and_a_config_without_one_mean
             ConditionalGenerator("dcgan", noise_scale=bad)
 
 
+LEVELS = {252: 0.25, 253: 0.45, 254: 0.3}
+
+
+def test_full_ink_is_drawn_at_the_learned_levels_in_their_shares_one_level_per_hand(generator, tmp_path):
+    inked = ConditionalGenerator("dcgan", output="coverage", ink=253, ink_levels=LEVELS)
+    inked.net.load_state_dict(ConditionalGenerator("dcgan", output="coverage").net.state_dict())
+    # The share of hands drawn at each level is the level's share, at any noise scale.
+    for scale in (0.5, 1.0, 1.5):
+        levels = inked.full_ink(inked.noise(20_000, seed=1, noise_scale=scale))
+        shares = {int(level): float((levels == level).float().mean()) for level in levels.unique()}
+        assert shares == pytest.approx(LEVELS, abs=0.015)
+    # A digit's pixels are G's output at its hand's level: full ink at that level, the greys scaled with it.
+    z = inked.noise(6, seed=2)
+    with torch.no_grad():
+        drawn = inked.net(z, torch.full((6,), 8))
+    level = inked.full_ink(z)
+    assert len(level.unique()) > 1
+    assert np.array_equal(inked.generate(8, 6, seed=2), to_uint8(drawn, level).numpy())
+    # One hand writes every digit at one level: row i of style_rows is hand i's level throughout.
+    with torch.no_grad():
+        drawn = inked.net(z.repeat_interleave(10, dim=0), torch.arange(10).repeat(6))
+    expected = to_uint8(drawn, level.repeat_interleave(10)).reshape(6, 10, 28, 28)
+    assert np.array_equal(inked.style_rows(6, seed=2), expected.numpy())
+    # Saved in config.json and loaded back; a noise scale keeps them.
+    inked.save_pretrained(tmp_path / "inked")
+    assert json.loads((tmp_path / "inked" / "config.json").read_text())["ink_levels"] == {
+        str(k): v for k, v in LEVELS.items()}
+    loaded = load_generator(tmp_path / "inked")
+    assert np.array_equal(loaded.generate(8, 6, seed=2), inked.generate(8, 6, seed=2))
+    assert torch.equal(loaded.with_noise_scale(1.2).full_ink(z), level)
+    # Without levels every digit's full ink is `ink`.
+    assert generator.full_ink(z).item() == 255
+
+
+@pytest.mark.parametrize("levels", [{}, {252: -1}, {300: 1}, {"x": 1}, [252, 253], {252: 0, 253: 0}, {252: "a"},
+                                    {252: float("nan")}])
+def test_bad_ink_levels_are_refused_by_name(levels):
+    with pytest.raises(ValueError, match="ink_levels must map pixel values 1-255 to shares"):
+        ConditionalGenerator("dcgan", ink_levels=levels)
+
+
 def test_loader_prefers_argument_then_env_then_bundled(generator, tmp_path, monkeypatch):
     explicit, from_env = tmp_path / "explicit", tmp_path / "env"
     generator.save_pretrained(explicit)

@@ -12,8 +12,8 @@ import torch
 import train as train_script
 from cgan.data import load_mnist, validation_split
 from cgan.hub import load_generator
-from cgan.recipe import DCGAN_CPU, RECIPES, Recipe, check_recipe, custom_recipe, recipe_from_saved
-from cgan.training import TrainConfig, Trainer, load_state, native_bf16
+from cgan.recipe import DCGAN_QUICK, RECIPES, Recipe, check_recipe, custom_recipe, recipe_from_saved
+from cgan.training import TrainConfig, Trainer, load_state, native_bf16, new_run_config
 
 
 DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
@@ -35,32 +35,44 @@ def run_train(tmp_path, *extra, out="run"):
 @pytest.fixture
 def quick_recipe(monkeypatch):
     """The CPU recipe without the choice of a noise scale at the end, which takes longer than a tiny run."""
-    monkeypatch.setitem(RECIPES, ("dcgan", "cpu"), dataclasses.replace(DCGAN_CPU, noise_scales=()))
+    monkeypatch.setitem(RECIPES, ("dcgan", "quick"), dataclasses.replace(DCGAN_QUICK, noise_scales=()))
 
 
 # --- the recipe -----------------------------------------------------------------------------------------------------
 
 def test_the_default_recipe_is_the_documented_one_on_each_budget():
-    cpu, gpu = RECIPES[("dcgan", "cpu")], RECIPES[("dcgan", "gpu")]
-    assert (cpu.size, cpu.d_size, cpu.deep_d, cpu.output, cpu.loss) == ("small", "small", True, "coverage",
-                                                                         "nonsaturating")
-    assert (cpu.r1_gamma, cpu.aux_weight, cpu.batch_size, cpu.epochs, cpu.lr_drop_epoch) == (1.0, 0.3, 128, 12, 9)
-    assert (gpu.size, gpu.d_size, gpu.deep_d, gpu.output, gpu.loss) == ("small", "large", True, "coverage",
-                                                                        "nonsaturating")
-    assert (gpu.r1_gamma, gpu.aux_weight, gpu.batch_size, gpu.epochs, gpu.lr_drop_epoch) == (3.0, 0.03, 256, 70, 50)
-    for recipe in (cpu, gpu):
+    quick, full = RECIPES[("dcgan", "quick")], RECIPES[("dcgan", "full")]
+    assert (quick.size, quick.d_size, quick.deep_d, quick.output, quick.loss) == ("small", "small", True, "coverage",
+                                                                               "nonsaturating")
+    assert (quick.r1_gamma, quick.aux_weight, quick.batch_size, quick.epochs, quick.lr_drop_epoch) == (1.0, 0.3, 128,
+                                                                                                      12, 9)
+    assert (full.size, full.d_size, full.deep_d, full.output, full.loss) == ("small", "large", True, "coverage",
+                                                                          "nonsaturating")
+    assert (full.r1_gamma, full.aux_weight, full.batch_size, full.epochs, full.lr_drop_epoch) == (3.0, 0.3, 128, 56, 42)
+    for recipe in (quick, full):
         assert recipe.validation and recipe.noise_scales == (0.95, 1.0, 1.05, 1.1) and recipe.ema_decay == 0.999
-        assert (recipe.ink, recipe.d_stem) == (253, 8)
+        assert (recipe.ink, recipe.ink_levels, recipe.d_stem) == (253, True, 8)
         check_recipe("dcgan", recipe)
-    trainer = Trainer(TrainConfig(device="cpu"))  # no CUDA here: the CPU budget
-    assert (trainer.config.budget, trainer.config.epochs, trainer.recipe) == ("cpu", 12, cpu)
+    trainer = Trainer(TrainConfig(device="cpu"))  # no CUDA here: the quick budget
+    assert (trainer.config.budget, trainer.config.epochs, trainer.recipe) == ("quick", 12, quick)
     assert trainer.D.image_channels == 8  # the recipe's D, its stem included, is the one trained
-    assert (cpu.g_fine, gpu.g_fine) == (8, 16)  # G's stage at 28x28: 16 channels cost the CPU budget too much time
+    assert (quick.g_fine, full.g_fine) == (8, 16)  # G's stage at 28x28: 16 channels cost the quick budget too much time
     assert trainer.G.fine == 8
-    on_gpu = Trainer(TrainConfig(device="cpu", budget="gpu"))
-    assert on_gpu.recipe == gpu and on_gpu.G.fine == 16  # the GPU schedule, for a trial here, its G with the stage
+    on_full = Trainer(TrainConfig(device="cpu", budget="full"))
+    assert on_full.recipe == full and on_full.G.fine == 16 and on_full.D.input_conv.out_channels == 64
     assert Trainer(TrainConfig(device="cpu", epochs=3)).config.epochs == 3  # --epochs always wins
     assert Trainer(TrainConfig(device="cpu", arch="seed")).recipe.loss == "seed"
+
+
+def test_the_full_budget_is_one_recipe_on_every_device():
+    # Named or not, the full budget trains the same recipe on a CPU as a CUDA GPU picks by default; only how it runs
+    # (torch.compile, bf16) follows the device, and the record says so.
+    on_gpu = new_run_config(TrainConfig(), "cuda")
+    on_cpu = new_run_config(TrainConfig(budget="full"), "cpu")
+    assert on_gpu.budget == on_cpu.budget == "full"
+    assert on_gpu.recipe == on_cpu.recipe == RECIPES[("dcgan", "full")]
+    assert dataclasses.asdict(on_gpu) == dataclasses.asdict(on_cpu) | {"budget": "full"}
+    assert new_run_config(TrainConfig(), "cpu").budget == new_run_config(TrainConfig(), "mps").budget == "quick"
 
 
 def test_the_validation_split_is_held_out_of_training_and_apart_from_the_test_set(test_set, data_dir):
@@ -130,8 +142,8 @@ def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_comm
     training = json.loads((folder / "training.json").read_text())
     args = shlex.split(training["command"])
     assert args[:2] == ["python", "train.py"] and train_script.parse_args(args[2:]).epochs == training["epochs"] == 2
-    assert training["recipe"] == json.loads(json.dumps(dataclasses.asdict(DCGAN_CPU)))
-    assert (training["budget"], training["seed"], training["limit"]) == ("cpu", 0, 256)
+    assert training["recipe"] == json.loads(json.dumps(dataclasses.asdict(DCGAN_QUICK)))
+    assert (training["budget"], training["seed"], training["limit"]) == ("quick", 0, 256)
     assert "resumed" not in training and "changes" not in training
     # The noise scale was chosen on the validation split, and the saved model samples at it.
     measured = training["noise_scale_validation"]
@@ -210,23 +222,23 @@ def test_the_examples_that_train_run(tmp_path, quick_recipe, monkeypatch):
 def test_resume_keeps_the_runs_own_recipe_and_records_more_epochs(tmp_path, quick_recipe, monkeypatch):
     out = run_train(tmp_path, "--epochs", "1", "--seed", "3")
     # The code's recipe changes meanwhile: the run goes on with its own.
-    monkeypatch.setitem(RECIPES, ("dcgan", "cpu"), dataclasses.replace(DCGAN_CPU, noise_scales=(), aux_weight=0.5))
+    monkeypatch.setitem(RECIPES, ("dcgan", "quick"), dataclasses.replace(DCGAN_QUICK, noise_scales=(), aux_weight=0.5))
     run_train(tmp_path, "--epochs", "2", "--resume")
     assert load_state(out / "state.pt")["config"]["device_type"] == "cpu"  # a resume on another device is recorded
     training = json.loads((out / "generator" / "training.json").read_text())
-    assert training["recipe"]["aux_weight"] == DCGAN_CPU.aux_weight != 0.5
+    assert training["recipe"]["aux_weight"] == DCGAN_QUICK.aux_weight != 0.5
     assert training["seed"] == 3 and training["epochs"] == 2
     assert training["changes"] == [{"epoch": 1, "setting": "epochs", "old": 1, "new": 2}]
     run_train(tmp_path, "--epochs", "3", "--resume")  # a second resume keeps the first one's record
     assert json.loads((out / "generator" / "training.json").read_text())["changes"] == [
         {"epoch": 1, "setting": "epochs", "old": 1, "new": 2}, {"epoch": 2, "setting": "epochs", "old": 2, "new": 3}]
-    assert training["command"].endswith("--epochs 1 --seed 3")
-    assert [r["epoch"] for r in training["resumed"]] == [1] and "--resume" in training["resumed"][0]["command"]
+    assert training["command"].endswith("--epochs 1 --seed 3")  # the command that started it; the resume: a time
+    assert [r["epoch"] for r in training["resumed"]] == [1] and "command" not in training["resumed"][0]
 
 
 @pytest.mark.parametrize("argv, message", [(["--seed", "4"], "trained with --seed 0; it cannot go on with seed 4"),
                                            (["--arch", "seed"], "trained with --arch dcgan"),
-                                           (["--budget", "gpu"], "trained with --budget cpu"),
+                                           (["--budget", "full"], "trained with --budget quick"),
                                            (["--limit", "128"], "trained with --limit 256")])
 def test_resume_refuses_a_setting_that_would_make_another_run(tmp_path, quick_recipe, argv, message):
     run_train(tmp_path, "--epochs", "1")
@@ -274,7 +286,7 @@ def test_a_run_saved_before_the_recipe_had_its_own_place_resumes_as_it_was(tmp_p
 
 
 def test_a_recipe_saved_before_the_ink_level_and_the_d_stem_resumes_as_it_trained():
-    saved = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(DCGAN_CPU, output="clamp"))))
+    saved = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(DCGAN_QUICK, output="clamp"))))
     del saved["ink"], saved["d_stem"]  # a run of the clamp recipe, saved before either existed
     recipe = recipe_from_saved({"recipe": saved})
     assert (recipe.output, recipe.ink, recipe.d_stem) == ("clamp", 255, 0)

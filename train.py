@@ -2,7 +2,7 @@
 
 One recipe (cgan/recipe.py), two budgets:
   quick   12 epochs, about 10 minutes on a 2-core CPU (the default without a CUDA GPU)
-  full    56 epochs, what made the bundled model: under 2 hours on a 2-core CPU, minutes on a GPU (the default on one)
+  full    48 epochs, what made the bundled model: under 2 hours on a 2-core CPU, minutes on a GPU (the default on one)
 
     python train.py                          # the recipe, on this device's budget
     python train.py --budget full            # the bundled model's budget, on any device
@@ -28,25 +28,6 @@ from cgan.models import ARCHS
 from cgan.recipe import BUDGETS
 from cgan.training import TrainConfig, TrainingError, TrainingInterrupted, train
 
-# Options of earlier versions: the recipe decides these now (cgan/recipe.py; its history: docs/training-notes.md).
-REMOVED = {
-    "--size": "G is the small one in the recipe", "--deep-d": "the recipe's D is the deeper one",
-    "--no-deep-d": "the recipe's D is the deeper one", "--d-size": "the recipe sets D's size for each budget",
-    "--loss": "the recipe trains with the non-saturating loss", "--r1": "the recipe sets the R1 weight",
-    "--aux-classifier": "the recipe sets the auxiliary classifier's weight",
-    "--lr-drop": "the recipe drops the learning rate for the last quarter of its epochs",
-    "--lr-drop-factor": "the recipe drops the learning rate to a quarter",
-    "--noise-scale": "train.py chooses the noise scale on the validation split",
-    "--batch-size": "the recipe sets the batch size for each budget", "--lr": "the recipe sets the learning rates",
-}
-
-
-class Removed(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(f"{option_string} was removed: {REMOVED[option_string]}. `python train.py` trains the one "
-                     f"recipe of cgan/recipe.py; to try other settings, see docs/training-notes.md")
-
-
 def count(minimum):
     def parse(text):
         try:
@@ -70,7 +51,7 @@ def eval_count(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=ARCHS, help="dcgan (default) or seed, the report's network")
-    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (56, the bundled model's); default: full on a CUDA GPU, else quick")
+    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (48, the bundled model's); default: full on a CUDA GPU, else quick")
     parser.add_argument("--epochs", type=count(1), help="default: the budget's; more extends the run")
     parser.add_argument("--seed", type=count(0), help="default 0")
     parser.add_argument("--out", default="runs/default", help="the run folder (default runs/default)")
@@ -88,8 +69,6 @@ def parse_args(argv=None):
                         help="samples per digit for the evaluation at the end (10 or more); 0 skips it")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the saved generator to this Hub repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
-    for option in REMOVED:
-        parser.add_argument(option, nargs="?", action=Removed, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 

@@ -1,7 +1,7 @@
 """What bf16 autocast buys a training step on this CPU, against fp32: the trainer uses it where the CPU has AMX.
 
     python benchmarks/bf16.py              # 10 rounds, the CPU and GPU budgets' recipes
-    python benchmarks/bf16.py --rounds 3 --recipes dcgan-cpu
+    python benchmarks/bf16.py --rounds 3 --recipes dcgan-quick
 
 Times in turn, round by round in one process (benchmarks/speed.py's `in_turn`), training steps of each recipe three
 ways: in fp32 (`train.py --no-bf16`), under bf16 autocast with every network in the plain NCHW layout, and as the
@@ -39,7 +39,7 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--rounds", type=int, default=10, help="rounds timed, after one of warm-up")
-    parser.add_argument("--recipes", default="dcgan-cpu,dcgan-gpu", help="comma-separated, as speed.py takes them")
+    parser.add_argument("--recipes", default="dcgan-quick,dcgan-full", help="comma-separated, as speed.py takes them")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         sys.exit(f"error: --rounds must be 1 or more, got {args.rounds}")

@@ -38,7 +38,7 @@ def in_layout(network, layout):
 
 def gan_step(images, labels, layout):
     # In fp32, as the trainer ran before bf16 on CPUs with AMX (benchmarks/bf16.py times that).
-    trainer, run = training_steps("dcgan", "cpu", torch.device("cpu"), images, labels, STEPS, bf16=False)
+    trainer, run = training_steps("dcgan", "quick", torch.device("cpu"), images, labels, STEPS, bf16=False)
     for network in (trainer.G, trainer.D, trainer.C, trainer.G_ema):
         in_layout(network, layout)
     return run

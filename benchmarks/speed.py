@@ -3,8 +3,8 @@ time for a request of each tab.
 
     python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
     python benchmarks/speed.py --device cuda   # the GPU only
-    python benchmarks/speed.py --device cuda --recipes dcgan-gpu   # one recipe's training only
-    python benchmarks/speed.py --device cpu --recipes dcgan-cpu --set g_fine=16  # what a change to a recipe costs
+    python benchmarks/speed.py --device cuda --recipes dcgan-full   # one recipe's training only
+    python benchmarks/speed.py --device cpu --recipes dcgan-quick --set g_fine=16  # what a change to a recipe costs
 
 Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
 Training is timed as `train.py` runs it on the device (on a GPU torch.compile and bf16, and also without
@@ -36,7 +36,7 @@ from cgan.device import describe  # noqa: E402
 from variants import label, parse_change  # noqa: E402
 
 # (arch, budget): the recipe of each budget, and the report's network
-RECIPE_NAMES = [("dcgan", "cpu"), ("dcgan", "gpu"), ("seed", "cpu")]
+RECIPE_NAMES = [("dcgan", "quick"), ("dcgan", "full"), ("seed", "quick")]
 RECIPES_BY_NAME = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}  # as --recipes names them
 
 

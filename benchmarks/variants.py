@@ -7,9 +7,9 @@ the recipe itself, trained for the same seeds in the same way:
 
     python benchmarks/variants.py --seeds 0,1                                 # the recipe as it is
     python benchmarks/variants.py --seeds 0,1 --set r1_gamma=0.3              # one change (several: repeat --set)
-    python benchmarks/variants.py --budget gpu --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
+    python benchmarks/variants.py --budget full --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
     python benchmarks/variants.py --score runs/variants/recipe-seed0          # score runs already trained
-    python benchmarks/variants.py --budget gpu --seeds 0,1,2 --minutes 8      # on a lent GPU: scored whatever happens
+    python benchmarks/variants.py --budget full --seeds 0,1,2 --minutes 8      # on a lent GPU: scored whatever happens
 
 Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores, no state.pt: a run here
 is not resumed); the table is printed. Side by side, each run gets an equal share of the CPU cores (--threads sets
@@ -169,7 +169,7 @@ def parse_args(argv=None):
     parser.add_argument("--set", dest="changes", type=parse_change, action="append", default=[],
                         metavar="SETTING=VALUE", help="a recipe setting changed (cgan/recipe.py); repeat for more")
     parser.add_argument("--seeds", type=seed_list, default=[0, 1], help="default 0,1")
-    parser.add_argument("--budget", choices=BUDGETS, help="default: gpu on a CUDA GPU, else cpu")
+    parser.add_argument("--budget", choices=BUDGETS, help="default: full on a CUDA GPU, else quick")
     parser.add_argument("--jobs", type=int, help="runs side by side (default: all the seeds)")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default: the cores shared by the runs)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (quick trials)")

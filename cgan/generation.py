@@ -42,18 +42,16 @@ class ConditionalGenerator(
     pipeline_tag="unconditional-image-generation",
 ):
     """A trained CGAN generator. `arch`, `size`, `output` and `fine` (saved in config.json) pick the network; weights
-    in model.safetensors. A config.json without `size` (saved before sizes existed) means small, one without `output`
-    (G's last activation, saved before it could be other than tanh) means tanh, one without `fine` (the channels of
-    G's stage at 28x28) means none.
+    in model.safetensors.
 
-    `ink` (config.json; 255 when absent) is the pixel value G's full ink (1) is drawn as: the level the real digits
-    it learned from were scaled to (cgan.data.to_model_range). `ink_levels` ({level: share}, learned from the training
-    digits by cgan.data.ink_levels; none: every digit at `ink`) draws each digit's full ink at a level of its own, as
-    MNIST's digits have: the share of noise vectors drawn at each level is the share of training digits at it, and
-    one noise vector (one hand) writes every digit at the same level.
+    `ink` is the pixel value G's full ink (1) is drawn as: the level the real digits it learned from were scaled to
+    (cgan.data.to_model_range). `ink_levels` ({level: share}, learned from the training digits by
+    cgan.data.ink_levels; None: every digit at `ink`) draws each digit's full ink at a level of its own, as MNIST's
+    digits have: the share of noise vectors drawn at each level is the share of training digits at it, and one noise
+    vector (one hand) writes every digit at the same level.
 
-    `noise_scale` (also in config.json; 1 when absent) is the standard deviation of the noise `generate` draws: below 1
-    the samples keep closer to the typical digit (the truncation trick), above 1 they spread into rarer styles.
+    `noise_scale` is the standard deviation of the noise `generate` draws: below 1 the samples keep closer to the
+    typical digit (the truncation trick), above 1 they spread into rarer styles.
     """
 
     def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255, fine=0, ink_levels=None):
@@ -133,7 +131,7 @@ class ConditionalGenerator(
         return self.level_values[index]
 
     def generate(self, digit, n=1, seed=None, noise_scale=None):
-        """`n` images of `digit` as uint8 (n, 28, 28), 0 = background, `ink` (255, or MNIST's 253) = full ink.
+        """`n` images of `digit` as uint8 (n, 28, 28), 0 = background, full ink at `ink` or the hand's level (full_ink).
 
         The noise comes from a torch.Generator seeded for this call and is drawn on the CPU, so the same seed gives
         the same images on any device, whatever else runs. seed=None draws a fresh one. noise_scale (0.3-1.5; None:

@@ -7,6 +7,7 @@ pushing to the Hub.
 import argparse
 import contextlib
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -70,6 +71,9 @@ def fetch(source, name):
                                 f"its {name} could not be fetched ({type(error).__name__}: {error})") from None
 
 
+CONFIG_KEYS = tuple(inspect.signature(ConditionalGenerator).parameters)  # what a saved config.json holds
+
+
 def load_generator(source=None, device="cpu"):
     """A ConditionalGenerator from a local folder (`~` expanded) or a Hub repo id (`owner/name` or
     `owner/name@revision`; see resolve_source), in eval mode, with `.source` saying where it came from.
@@ -88,6 +92,11 @@ def load_generator(source=None, device="cpu"):
         raise ModelFileError(f"{config_path} is not valid JSON ({error})") from None
     if not isinstance(config, dict):
         raise ModelFileError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
+    missing = [name for name in CONFIG_KEYS if name not in config]
+    if missing:
+        raise ModelFileError(f"{config_path} was saved by an older version of cgan-digits (it has no "
+                             f"{', '.join(missing)}): this version cannot draw with it; train a new model with "
+                             f"python train.py")
     try:
         model = ConditionalGenerator(**config)
     except (TypeError, ValueError) as error:
@@ -144,7 +153,7 @@ A conditional GAN generator trained on the 60,000 MNIST training images. Ask it 
 as many different handwritten versions as you like, reproducibly from a seed.
 
 - Architecture: {arch} — {arch_text}
-- Output: {output}, full ink drawn as pixel value {ink}
+- Output: {output}; full ink {ink}
 - Training: {training}{sampling}
 
 ## Quality
@@ -155,7 +164,7 @@ as many different handwritten versions as you like, reproducibly from a seed.
 ```python
 from cgan import load_generator  # pip install -r requirements.txt from the cgan-digits code
 generator = load_generator("{repo_id}")
-images = generator.generate(digit=7, n=16, seed=42)  # uint8 (16, 28, 28), 255 = ink
+images = generator.generate(digit=7, n=16, seed=42)  # uint8 (16, 28, 28), 0 = background, ink up to 255
 ```
 
 or load the weights directly: `ConditionalGenerator.from_pretrained("{repo_id}")` (config.json + model.safetensors).
@@ -178,8 +187,17 @@ OUTPUT_TEXT = {
 
 
 def fine_text(channels):
-    """What the card says of G's stage at 28x28 (config.json's `fine`; none when absent)."""
+    """What the card says of G's stage at 28x28 (config.json's `fine`)."""
     return f", after a stage of {channels} channels at 28x28" if channels else ""
+
+
+def ink_text(config):
+    """What the card says of the pixel value full ink is drawn at (config.json's `ink` and `ink_levels`)."""
+    levels = config["ink_levels"]
+    if not levels:
+        return f"drawn as pixel value {config['ink']}"
+    shares = ", ".join(f"{level} in {share:.0%}" for level, share in sorted(levels.items()) if share >= 0.005)
+    return f"drawn at a level of each digit's own, as in MNIST's training digits: {shares}"
 
 
 def arch_name(arch, size="small"):
@@ -211,11 +229,10 @@ def noise_scale_text(noise_scale):
 
 
 def training_summary(training):
-    """One line from a training.json: the command, epochs, minutes and device (in bf16 where it was), and its note if
-    it has one."""
-    text = (f"`{training['command']}`, {training['epochs']} epochs, {training['minutes']:.1f} minutes on "
-            f"{training['device']}{' in bf16' if training.get('bf16') else ''}")
-    return text + (f" ({training['note']})" if training.get("note") else "")
+    """How the model was made, in one line from its training.json: the command, its epochs, the minutes and the
+    machine they took (in bf16 where it was)."""
+    return (f"`{training['command']}`, {training['epochs']} epochs, {training['minutes']:.0f} minutes on "
+            f"{training['device']}{' in bf16' if training['bf16'] else ''}")
 
 
 TAGS = ("pytorch", "gan", "conditional-gan", "mnist", "image-generation")
@@ -242,18 +259,17 @@ def write_model_card(folder, repo_id=None):
     config = json.loads((folder / "config.json").read_text())
     training = read_model_json(folder, TRAINING_FILE)
     evaluation = read_evaluation(folder)
-    arch = config.get("arch", "dcgan")
+    arch = config["arch"]
     data = ModelCardData(
         library_name="cgan-digits", license="mit", datasets=["mnist"], pipeline_tag="unconditional-image-generation",
         tags=list(TAGS), model_name=repo_id or folder.name, eval_results=eval_results(evaluation),
     )
     training_text = training_summary(training) if training else "unknown"
-    scale = config.get("noise_scale", 1)  # folders saved before noise scales have none
+    scale = config["noise_scale"]
     body = CARD_BODY.format(
         samples="![samples: a row per digit](samples.png)" if (folder / "samples.png").exists() else "",
-        arch=arch_name(arch, config.get("size", "small")), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
-        output=OUTPUT_TEXT.get(config.get("output", "tanh"), "unknown") + fine_text(config.get("fine", 0)),
-        ink=config.get("ink", 255),
+        arch=arch_name(arch, config["size"]), arch_text=ARCH_TEXT.get(arch, ""), training=training_text,
+        output=OUTPUT_TEXT.get(config["output"], "unknown") + fine_text(config["fine"]), ink=ink_text(config),
         quality=quality_text(evaluation),
         sampling="" if scale == 1 else f"\n- Sampling: {noise_scale_text(scale)}",
         repo_id=repo_id or "path/to/model-folder",

@@ -223,7 +223,7 @@ class Trainer:
         self.recipe = recipe = self.config.recipe
         # The run is the command that started it: a resume adds a time (and a change, where it asked for one).
         if self.resume_state is not None:
-            self.command = self.resume_state.get("command")
+            self.command = self.resume_state["command"]
             self.resumes.append({"epoch": self.resume_state["epoch"],
                                  "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
         else:
@@ -283,24 +283,29 @@ class Trainer:
             raise FileNotFoundError(f"--resume: no {self.state_path} to resume from; start without --resume")
         self.resume_state = state = load_state(self.state_path)
         saved = state["config"]
-        recipe = recipe_from_saved(saved)
-        own = {"arch": saved.get("arch", DEFAULT_ARCH), "budget": saved.get("budget"), "seed": saved.get("seed", 0),
-               "limit": saved.get("limit"), "recipe": recipe}
+        missing = [key for key in ("command", "resumes", "changes", "partial") if key not in state]
+        missing += [key for key in ("arch", "budget", "seed", "limit", "epochs", "bf16", "device_type")
+                    if key not in saved]
+        try:
+            if missing:
+                raise ValueError(f"it was saved by an older version of train.py (it has no {', '.join(missing)})")
+            recipe = recipe_from_saved(saved)
+        except ValueError as error:
+            raise TrainingError(f"{self.state_path} cannot be resumed: {error}; start a new run (another --out)") \
+                from None
+        own = {name: saved[name] for name in ("arch", "budget", "seed", "limit")} | {"recipe": recipe}
         for name in self.FIXED_ON_RESUME:
             asked = getattr(config, name)
             if asked is not None and asked != own[name]:
                 what = "the recipe" if name == "recipe" else f"--{name} {own[name]}"
                 raise ValueError(f"--resume: this run was trained with {what}; it cannot go on with {name} "
                                  f"{asked!r} (that would be another run: give it another --out)")
-        self.changes = list(state.get("changes", []))
-        self.resumes = list(state.get("resumes", []))
+        self.changes, self.resumes = list(state["changes"]), list(state["resumes"])
         epochs = config.epochs or saved["epochs"]
-        # A run saved before the precision was a setting trained in bf16 on a GPU only.
-        own_bf16 = saved.get("bf16", saved.get("device_type") == "cuda")
-        bf16 = own_bf16 if config.bf16 is None else config.bf16
-        for name, old, new in (("epochs", saved["epochs"], epochs),
-                               ("device", saved.get("device_type"), self.device.type), ("bf16", own_bf16, bf16)):
-            if old is not None and old != new:
+        bf16 = saved["bf16"] if config.bf16 is None else config.bf16
+        for name, old, new in (("epochs", saved["epochs"], epochs), ("device", saved["device_type"], self.device.type),
+                               ("bf16", saved["bf16"], bf16)):
+            if old != new:
                 self.changes.append({"epoch": state["epoch"], "setting": name, "old": old, "new": new})
         return dataclasses.replace(config, epochs=epochs, bf16=bf16, **own)
 
@@ -365,7 +370,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.history = state["history"]
         self.healthy = state["healthy"]
-        self.partial = state.get("partial")
+        self.partial = state["partial"]
 
     # --- one step -----------------------------------------------------------------------------------------------------
     def train_step(self, real, labels, z):

@@ -13,7 +13,7 @@ import yaml
 
 import cgan.hub
 from cgan import ConditionalGenerator, load_generator
-from cgan.hub import UPLOADED, PushError, push_folder, save_model, write_model_card
+from cgan.hub import UPLOADED, ModelFileError, PushError, push_folder, save_model, write_model_card
 from cgan.serving import describe
 
 TOKEN = "hf_secret_token_value_0123456789"
@@ -41,8 +41,8 @@ class RecordingApi:
 
 @pytest.fixture
 def saved(tmp_path):
-    training = {"command": "python train.py", "arch": "dcgan", "epochs": 3, "seed": 0, "minutes": 1.5,
-                "wall_minutes": 2.0, "device": "cpu"}
+    training = {"command": "python train.py", "arch": "dcgan", "epochs": 3, "seed": 0, "minutes": 1.6,
+                "wall_minutes": 2.0, "device": "AMD EPYC, 2 threads", "bf16": False}
     folder = save_model(ConditionalGenerator("dcgan"), tmp_path / "generator", training=training)
     (folder / "notes.txt").write_text("a file of the user's, not of the model")
     return folder
@@ -137,15 +137,14 @@ def test_push_of_a_folder_that_is_not_a_model_uploads_nothing(tmp_path):
     assert api.calls == []
 
 
-def test_card_says_how_the_weights_were_trained_with_any_note(saved):
-    assert "- Training: `python train.py`, 3 epochs, 1.5 minutes on cpu\n" in (saved / "README.md").read_text()
+def test_card_says_how_the_weights_were_made_in_one_line(saved):
+    assert "- Training: `python train.py`, 3 epochs, 2 minutes on AMD EPYC, 2 threads\n" in (
+        saved / "README.md").read_text()
     training = json.loads((saved / "training.json").read_text())
-    (saved / "training.json").write_text(json.dumps({**training, "note": "epoch 3 of a longer run"}))
-    write_model_card(saved)
-    assert "1.5 minutes on cpu (epoch 3 of a longer run)" in (saved / "README.md").read_text()
     (saved / "training.json").write_text(json.dumps({**training, "bf16": True}))
     write_model_card(saved)
-    assert "- Training: `python train.py`, 3 epochs, 1.5 minutes on cpu in bf16\n" in (saved / "README.md").read_text()
+    assert "- Training: `python train.py`, 3 epochs, 2 minutes on AMD EPYC, 2 threads in bf16\n" in (
+        saved / "README.md").read_text()
 
 
 def test_card_names_a_noise_scale_other_than_1(saved, tmp_path):
@@ -211,15 +210,32 @@ def test_save_and_load_round_trip_in_hub_layout(tmp_path, ink):
     assert (images == ink).all()
 
 
-def test_a_config_without_ink_draws_full_ink_at_255_and_a_bad_one_is_named(tmp_path):
+@pytest.mark.parametrize("key", ["ink", "ink_levels", "fine", "output", "size", "noise_scale"])
+def test_a_config_saved_by_an_older_version_is_named_with_what_it_lacks(tmp_path, key):
     save_model(ConditionalGenerator("dcgan"), tmp_path / "model")
     config = json.loads((tmp_path / "model" / "config.json").read_text())
-    (tmp_path / "model" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "ink"}))
-    assert load_generator(tmp_path / "model").ink == 255  # as every model saved before `ink` existed
+    (tmp_path / "model" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != key}))
+    with pytest.raises(ModelFileError, match=f"config.json was saved by an older version of cgan-digits "
+                                             f"\\(it has no {key}\\).*python train.py"):
+        load_generator(tmp_path / "model")
+
+
+def test_a_bad_ink_in_a_config_is_named(tmp_path):
+    save_model(ConditionalGenerator("dcgan"), tmp_path / "model")
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "ink": 300}))
     with pytest.raises(ValueError, match="ink must be an integer 1-255, got 300"):
         load_generator(tmp_path / "model")
+
+
+def test_the_card_says_at_which_levels_full_ink_is_drawn(tmp_path):
+    plain = save_model(ConditionalGenerator("dcgan", output="coverage", ink=253), tmp_path / "plain")
+    assert "full ink drawn as pixel value 253" in (plain / "README.md").read_text()
+    levels = {252: 0.22, 253: 0.43, 254: 0.28, 255: 0.05, 250: 0.002}
+    inked = save_model(ConditionalGenerator("dcgan", output="coverage", ink=253, ink_levels=levels),
+                       tmp_path / "inked")
+    assert ("full ink drawn at a level of each digit's own, as in MNIST's training digits: 252 in 22%, 253 in 43%, "
+            "254 in 28%, 255 in 5%") in (inked / "README.md").read_text()
 
 
 def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
@@ -231,7 +247,4 @@ def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
     assert np.array_equal(loaded.generate(3, 8, seed=4), generator.generate(3, 8, seed=4))
     assert "after a stage of 16 channels at 28x28" in (folder / "README.md").read_text()
     plain = save_model(ConditionalGenerator("dcgan", output="coverage"), tmp_path / "plain")
-    config = json.loads((plain / "config.json").read_text())
-    (plain / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "fine"}))
-    assert load_generator(plain).fine == 0  # as every model saved before `fine` existed
-    assert "28x28" not in (plain / "README.md").read_text()
+    assert load_generator(plain).fine == 0 and "28x28" not in (plain / "README.md").read_text()

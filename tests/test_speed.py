@@ -15,17 +15,17 @@ import speed  # noqa: E402
 
 
 def test_a_change_is_timed_against_the_recipe_and_written_beside_the_speed_table(tmp_path, mnist_dir, capsys):
-    speed.main(["--device", "cpu", "--recipes", "dcgan-cpu", "--set", "g_fine=16", "--rounds", "2", "--steps", "1",
+    speed.main(["--device", "cpu", "--recipes", "dcgan-quick", "--set", "g_fine=16", "--rounds", "2", "--steps", "1",
                 "--out", str(tmp_path), "--mnist-dir", str(mnist_dir)])
     entry = json.loads((tmp_path / "speed-cpu-g_fine=16.json").read_text())
     (cost,) = entry["costs"]
-    assert (cost["arch"], cost["budget"], cost["change"], cost["rounds"]) == ("dcgan", "cpu", "g_fine=16", 2)
+    assert (cost["arch"], cost["budget"], cost["change"], cost["rounds"]) == ("dcgan", "quick", "g_fine=16", 2)
     for part in ("step", "generate"):
         low, high = cost[part]["ratio_range"]
         assert cost[part]["recipe_ms"] > 0 and cost[part]["changed_ms"] > 0 and low <= cost[part]["ratio"] <= high
     assert not (tmp_path / "speed-cpu.md").exists()  # the table of the recipes as they are is not overwritten
     table = (tmp_path / "speed-cpu-g_fine=16.md").read_text()
-    assert "| dcgan-cpu | g_fine=16 | generate(64) |" in table and table in capsys.readouterr().out
+    assert "| dcgan-quick | g_fine=16 | generate(64) |" in table and table in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -50,14 +50,14 @@ def test_the_two_layouts_are_timed_in_turn_for_each_network(tmp_path, mnist_dir,
 
 
 def test_a_training_step_is_timed_in_fp32_and_both_ways_of_bf16(tmp_path, mnist_dir, capsys):
-    bf16.main(["--rounds", "1", "--recipes", "dcgan-cpu", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir)])
+    bf16.main(["--rounds", "1", "--recipes", "dcgan-quick", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir)])
     entry = json.loads((tmp_path / "bf16-cpu.json").read_text())
-    assert entry["rounds"] == 1 and set(entry["recipes"]) == {"dcgan-cpu"}
-    arms = entry["recipes"]["dcgan-cpu"]
+    assert entry["rounds"] == 1 and set(entry["recipes"]) == {"dcgan-quick"}
+    arms = entry["recipes"]["dcgan-quick"]
     assert set(arms) == {"bf16_nchw", "bf16"} and arms["bf16"]["fp32_ms"] == arms["bf16_nchw"]["fp32_ms"] > 0
     assert all(arm[f"{name}_ms"] > 0 and arm["ratio_range"] == [arm["ratio"]] * 2 for name, arm in arms.items())
     table = (tmp_path / "bf16-cpu.md").read_text()
-    assert "| dcgan-cpu | bf16, D and classifier channels-last |" in table and table in capsys.readouterr().out
+    assert "| dcgan-quick | bf16, D and classifier channels-last |" in table and table in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [(["--rounds", "0"], "--rounds must be 1 or more"),

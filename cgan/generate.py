@@ -7,14 +7,18 @@
     python -m cgan.generate --morph --digit 3 --to-digit 8 --seed 5 --out morph.gif   # one hand, from 3 to 8
                                                           # (.png: the frames side by side)
     python -m cgan.generate --morph --digit 3 --seed 5 --to-seed 6 --out morph.gif    # one digit, two hands
+    python -m cgan.generate --dataset 60000 --out synth/        # a synthetic MNIST, read by torchvision's MNIST
+    python -m cgan.generate --dataset 20000 --digits 3,8 --test 2000 --seed 1 --out synth38/   # some digits only
 """
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from cgan.dataset import write_dataset
 from cgan.hub import load_generator
 from cgan.plots import save_gif, save_grid
 
@@ -29,6 +33,11 @@ def parse_args(argv):
     what.add_argument("--number", metavar="TEXT", help="write this number (1-12 digits, spaces allowed) in one hand")
     what.add_argument("--style-rows", action="store_true", help="--n rows, each the digits 0-9 in one hand")
     what.add_argument("--morph", action="store_true", help="an animation from --digit/--seed to --to-digit/--to-seed")
+    what.add_argument("--dataset", type=int, metavar="N", help="a labelled synthetic MNIST of N training digits in "
+                                                                "the folder --out (cgan/dataset.py)")
+    parser.add_argument("--digits", type=digit_list, help="--dataset: the digits to draw, e.g. 3,8 (default: 0-9)")
+    parser.add_argument("--test", type=int, default=10_000, help="--dataset: test digits, drawn apart from the "
+                                                                  "training ones (default 10,000)")
     parser.add_argument("--digit", type=int, help="the digit to draw, 0-9 (digits and --morph)")
     parser.add_argument("--n", type=int, default=None, help="how many samples, rows or hands (default 16; 1 for "
                                                              "--number, 10 for --style-rows)")
@@ -40,13 +49,20 @@ def parse_args(argv):
     parser.add_argument("--to-seed", type=int, help="--morph: the seed to end on (default: --seed)")
     parser.add_argument("--frames", type=int, default=24, help="--morph: frames of the animation (default 24)")
     parser.add_argument("--out", required=True, help="the file to write: .png (for --morph .gif, or .png for the "
-                                                     "frames side by side), or .npy for the uint8 array")
+                                                     "frames side by side), or .npy for the uint8 array; the folder "
+                                                     "for --dataset")
     parser.add_argument("--model", default=None, help="local folder or Hub repo id (default: $CGAN_MODEL, else "
                                                       "the bundled checkpoints/generator)")
     parser.add_argument("--nrow", type=int, default=8, help="images per grid row for digits (default 8)")
     args = parser.parse_args(argv)
     args.mode = ("number" if args.number is not None else "style rows" if args.style_rows
-                 else "morph" if args.morph else "digits")
+                 else "morph" if args.morph else "dataset" if args.dataset is not None else "digits")
+    if args.mode == "dataset":
+        if args.digit is not None or args.to_digit is not None or args.to_seed is not None:
+            parser.error("--dataset draws every digit (or --digits); --digit, --to-digit and --to-seed are not for it")
+        return args
+    if args.digits is not None or args.test != 10_000:
+        parser.error("--digits and --test are for --dataset")
     out = Path(args.out)
     allowed = SUFFIXES[args.mode]
     if out.suffix.lower() not in allowed:
@@ -58,6 +74,13 @@ def parse_args(argv):
     if args.mode != "morph" and (args.to_digit is not None or args.to_seed is not None):
         parser.error("--to-digit and --to-seed are for --morph")
     return args
+
+
+def digit_list(text):
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected digits like 3,8, got {text!r}") from None
 
 
 def make(generator, args):
@@ -78,6 +101,18 @@ def make(generator, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.mode == "dataset":
+        command = "python -m cgan.generate " + shlex.join(sys.argv[1:] if argv is None else argv)
+        try:
+            manifest = write_dataset(load_generator(args.model), args.out, args.dataset, args.test,
+                                     range(10) if args.digits is None else args.digits, args.seed, args.noise_scale,
+                                     command=command)
+        except (ValueError, OSError) as error:
+            sys.exit(f"error: {error}")
+        print(f"wrote {manifest['train']['count']:,} training and {manifest['test']['count']:,} test digits "
+              f"({', '.join(map(str, manifest['digits']))}; seed {manifest['seed']}, noise scale "
+              f"{manifest['noise_scale']:g}) to {args.out}")
+        return
     try:
         images, what = make(load_generator(args.model), args)
     except (ValueError, OSError) as error:

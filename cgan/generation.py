@@ -13,7 +13,7 @@ from cgan.data import to_uint8
 from cgan.layout import centre, lay_out
 from cgan.models import NUM_CLASSES, build_networks
 
-MAX_SEED = 2**64 - 1  # the range torch.Generator.manual_seed accepts
+MAX_SEED = 2**32 - 1  # seeds 0 to this everywhere: short to type, and exact in a browser's numbers
 BATCH = 1024  # large n is generated in chunks of this many, so memory stays bounded
 
 
@@ -24,6 +24,12 @@ def check_int(name, value, low, high):
     if not low <= value <= high:
         raise ValueError(f"{name} must be an integer {low}-{high}, got {value}")
     return int(value)
+
+
+def new_seed():
+    """A fresh random seed 0 to MAX_SEED, for a call that gives none (the app shows it back, so that any result can
+    be made again)."""
+    return int(np.random.default_rng().integers(0, MAX_SEED, endpoint=True))
 
 
 def check_noise_scale(value):
@@ -99,9 +105,7 @@ class ConditionalGenerator(
         """(n, z_dim) noise vectors for `seed` (None: a fresh one) at the call's noise scale, on the CPU.
         Vector i is the same for every method: generate's image i, style_rows' row i and write_number's sample i
         share a hand."""
-        if seed is None:
-            seed = int(torch.randint(0, 2**63 - 1, ()).item())
-        seed = check_int("seed", seed, 0, MAX_SEED)
+        seed = new_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
         rng = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.z_dim, generator=rng) * self.sampling_scale(noise_scale)
 

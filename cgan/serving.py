@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cgan.generation import NOISE_SCALES, check_int, check_number_text
+from cgan.generation import MAX_SEED, NOISE_SCALES, check_int, check_number_text, new_seed
 from cgan.hub import (BUNDLED_GENERATOR, TRAINING_FILE, arch_name, load_generator, noise_scale_text,
                       read_evaluation, read_model_json, resolve_source, training_summary)
 from cgan.plots import grid_image, save_gif
@@ -25,7 +25,6 @@ MAX_SAMPLES = 64
 MAX_HANDS = 8  # samples of a written number
 MAX_ROWS = 16  # rows of "one hand, 0-9"
 FRAMES = (8, 48)  # a morph's frame count
-MAX_SEED = 2**32 - 1
 SCALE = 4  # 28x28 digits are shown at 112x112, nearest-neighbour, so each pixel stays a sharp square
 
 log = logging.getLogger("cgan.app")
@@ -57,7 +56,7 @@ def is_empty(value):
 
 
 def parse_seed(seed, name="seed"):
-    """A seed 0 to 2**32 - 1, or None for an empty box."""
+    """A seed 0 to MAX_SEED, or None for an empty box."""
     return None if is_empty(seed) else as_int(name, seed, 0, MAX_SEED)
 
 
@@ -79,10 +78,6 @@ def parse_request(digit, n, seed, noise_scale=None):
     """(digit, n, seed or None, noise scale or None) from whatever a caller sent; ValueError with a clear message
     otherwise."""
     return as_int("digit", digit, 0, 9), as_int("n", n, 1, MAX_SAMPLES), parse_seed(seed), parse_noise_scale(noise_scale)
-
-
-def draw_seed():
-    return int(np.random.default_rng().integers(0, MAX_SEED, endpoint=True))
 
 
 def upscale(image, scale=SCALE):
@@ -156,7 +151,7 @@ class ResultFiles:
 def draw_digits(generator, digit, n, seed, noise_scale):
     """A Digits request parsed, its seed drawn if empty, and its digits drawn: (digit, n, seed, noise scale, images)."""
     digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
-    seed = draw_seed() if seed is None else seed
+    seed = new_seed() if seed is None else seed
     return digit, n, seed, noise_scale, generator.generate(digit, n, seed, noise_scale)
 
 
@@ -183,7 +178,7 @@ def serve_number(generator, files, text, n, seed, noise_scale=None):
     """A number written by `n` hands, one under the other, as one picture."""
     text = check_number_text(text)
     n, seed, noise_scale = as_int("n", n, 1, MAX_HANDS), parse_seed(seed), parse_noise_scale(noise_scale)
-    seed = draw_seed() if seed is None else seed
+    seed = new_seed() if seed is None else seed
     sheet = grid_image(generator.write_number(text, n, seed, noise_scale), nrow=1)
     name = f"number-{text.replace(' ', '-')}_n-{n}_seed-{seed}{scale_tag(noise_scale)}"
     return Picture(files.save_picture(sheet, name), (seed,))
@@ -192,7 +187,7 @@ def serve_number(generator, files, text, n, seed, noise_scale=None):
 def serve_style_rows(generator, files, n, seed, noise_scale=None):
     """`n` hands, each writing 0-9 in a row, as one picture."""
     n, seed, noise_scale = as_int("n", n, 1, MAX_ROWS), parse_seed(seed), parse_noise_scale(noise_scale)
-    seed = draw_seed() if seed is None else seed
+    seed = new_seed() if seed is None else seed
     rows = generator.style_rows(n, seed, noise_scale)
     sheet = grid_image(rows.reshape(-1, 28, 28), nrow=10)
     return Picture(files.save_picture(sheet, f"hands-0-9_n-{n}_seed-{seed}{scale_tag(noise_scale)}"), (seed,))
@@ -203,7 +198,7 @@ def serve_morph(generator, files, digit, to_digit, seed, to_seed, frames, noise_
     digit, to_digit = as_int("digit", digit, 0, 9), as_int("to_digit", to_digit, 0, 9)
     seed, to_seed = parse_seed(seed), parse_seed(to_seed, "to_seed")
     frames, noise_scale = as_int("frames", frames, *FRAMES), parse_noise_scale(noise_scale)
-    seed = draw_seed() if seed is None else seed
+    seed = new_seed() if seed is None else seed
     to_seed = seed if to_seed is None else to_seed
     if (digit, seed) == (to_digit, to_seed):
         raise ValueError("a morph needs two different digits or two different seeds (to_seed empty: the same seed)")

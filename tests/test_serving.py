@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from cgan import ConditionalGenerator, load_generator
+from cgan.generation import new_seed
 from cgan.hub import BUNDLED_GENERATOR, arch_name
 from cgan.plots import grid_image
-from cgan.serving import (MAX_SAMPLES, ResultFiles, as_int, describe, draw_seed, load_for_app, parse_noise_scale,
-                          parse_request, serve, serve_grid, serve_morph, serve_number, serve_style_rows)
+from cgan.serving import (MAX_SAMPLES, ResultFiles, as_int, describe, load_for_app, parse_noise_scale, parse_request,
+                          serve, serve_grid, serve_morph, serve_number, serve_style_rows)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def test_about_text_of_a_hub_model_links_to_it():
 
 
 def test_a_seed_is_drawn_from_all_of_the_seed_box_range():
-    seeds = {draw_seed() for _ in range(20)}
+    seeds = {new_seed() for _ in range(20)}
     assert len(seeds) == 20 and all(0 <= seed <= 2**32 - 1 for seed in seeds) and max(seeds) > 2**31
 
 

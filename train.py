@@ -20,13 +20,12 @@ import shlex
 import sys
 import time
 
-import torch
-
 from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError
 from cgan.hub import EVALUATION_FILE, PushError, push_folder, save_model, write_model_card
 from cgan.models import ARCHS
 from cgan.recipe import BUDGETS
 from cgan.training import TrainConfig, TrainingError, TrainingInterrupted, train
+
 
 def count(minimum):
     def parse(text):
@@ -51,7 +50,8 @@ def eval_count(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=ARCHS, help="dcgan (default) or seed, the report's network")
-    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (48, the bundled model's); default: full on a CUDA GPU, else quick")
+    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (48, the bundled model's); "
+                                                          "default: full on a CUDA GPU, else quick")
     parser.add_argument("--epochs", type=count(1), help="default: the budget's; more extends the run")
     parser.add_argument("--seed", type=count(0), help="default 0")
     parser.add_argument("--out", default="runs/default", help="the run folder (default runs/default)")
@@ -72,29 +72,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def training_record(trainer, seconds):
-    """training.json: the command that made the model, what it trained with, what was chosen and what it cost. A run
-    stopped and resumed is still that one command: the resumes are recorded as times, and a setting a resume changed
-    as a change."""
-    config, recipe = trainer.config, trainer.recipe
-    record = {
-        "command": trainer.command,
-        "arch": config.arch, "budget": config.budget, "epochs": trainer.epoch, "seed": config.seed,
-        "limit": config.limit, "recipe": {key: value for key, value in vars(recipe).items()},
-        "noise_scale": trainer.noise_choice["scale"] if trainer.noise_choice else 1.0,
-        "minutes": sum(row["seconds"] for row in trainer.history) / 60,
-        "wall_minutes": seconds / 60, "device": trainer.device_name, "bf16": config.bf16,
-    }
-    if trainer.noise_choice:
-        record["noise_scale_validation"] = {str(scale): {k: v for k, v in m.items() if not isinstance(v, list)}
-                                            for scale, m in trainer.noise_choice["measured"].items()}
-    if trainer.resumes:
-        record["resumed"] = trainer.resumes
-    if trainer.changes:
-        record["changes"] = trainer.changes
-    return record
-
-
 def main(argv=None):
     args = parse_args(argv)
     command = "python train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -112,9 +89,8 @@ def main(argv=None):
     except (ValueError, OSError, MnistUnavailableError, TrainingError) as error:
         sys.exit(f"error: {error}")
     folder = trainer.out / "generator"
-    with torch.no_grad():
-        samples = model(trainer.grid_noise * model.noise_scale, trainer.grid_labels)
-    save_model(model, folder, training=training_record(trainer, time.perf_counter() - start), samples=samples)
+    save_model(model, folder, training=trainer.record(time.perf_counter() - start),
+               samples=trainer.watch.grid(model, model.noise_scale))
     print(f"saved the generator to {folder}")
 
     if args.eval_per_digit:

@@ -36,9 +36,9 @@ def run(arch, epochs, seed, out, evaluator, n_per_digit, mnist_dir):
                              mnist_dir=mnist_dir, resume=epoch > 1, device="cpu")
         generator, trainer = train(config, log=lambda *_: None, progress=False)
         scores = evaluator.score_generator(generator, n_per_digit, seed=1000)
-        seconds = sum(row["seconds"] for row in trainer.history)
+        seconds = sum(row["seconds"] for row in trainer.watch.history)
         rows.append({"epoch": epoch, "seconds": seconds, **{k: scores[k] for k, _ in METRICS},
-                     "diversity_min": trainer.history[-1]["diversity_min"]})
+                     "diversity_min": trainer.watch.history[-1]["diversity_min"]})
         print(f"{arch} epoch {epoch}: {seconds / 60:.1f} min  " +
               "  ".join(f"{k} {scores[k]:.4g}" for k, _ in METRICS), flush=True)
     return rows

@@ -42,7 +42,6 @@ from cgan.hub import load_generator, save_model  # noqa: E402
 from cgan.recipe import BUDGETS, Recipe, custom_recipe, default_budget  # noqa: E402
 from cgan.device import pick_device  # noqa: E402
 from cgan.training import TrainConfig, Trainer, TrainingError, TrainingInterrupted  # noqa: E402
-from train import training_record  # noqa: E402
 
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
 COLUMNS = [("accuracy", "acc", "{:.2%}"), ("accuracy_min", "worst digit", "{:.1%}"), ("fd", "FD", "{:.3f}"),
@@ -117,7 +116,7 @@ def train_run(budget, changes, seed, out, device, threads, args, command):
         finally:
             if timer:
                 timer.cancel()
-    record = training_record(trainer, time.perf_counter() - start)
+    record = trainer.record(time.perf_counter() - start)
     if stopped:
         record["stopped"] = stopped
     save_model(model, out / "generator", training=record)

@@ -43,6 +43,26 @@ def to_fast_layout(network, device):
     return network
 
 
+@torch.no_grad()
+def reestimate_batchnorm(network, batches):
+    """Measure `network`'s BatchNorm running statistics again with its current weights, as a plain average over
+    `batches` (an iterable of tuples of its inputs); its momenta and its training mode are left as they were. Running
+    averages lag weights that change fast, or were copied with other weights (an EMA's): precise BN (Wu & Johnson
+    2021), BigGAN's standing statistics."""
+    norms = [m for m in network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches below
+    was_training = network.training
+    network.train()
+    for inputs in batches:
+        network(*inputs)
+    network.train(was_training)
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+
+
 # --- seed: the course report's network, as written -------------------------------------------------------------
 
 

@@ -1,22 +1,14 @@
-"""The GAN training loop: D step, G step, EMA, per-epoch artifacts, resumable state, and the choices made at the end.
+"""The GAN training loop: a D step and a G step per batch, G's EMA, an epoch at a time; then the generator to save.
 
-A run folder holds:
-  samples/epoch_NNN.png   10x10 grid, a row per digit, the same noise every epoch
-  metrics.jsonl           one line per epoch: losses, mean D(x), mean D(G(z)), diversity, seconds
-  state.pt                everything needed to resume (written atomically each epoch, and at a Ctrl-C)
-  losses.png, d_scores.png   the curves, at the end (losses beside the collapse signal; mean D outputs)
-  generator/              the trained generator in Hugging Face layout (config.json, model.safetensors, README.md)
-
-What it trains with is the recipe (cgan/recipe.py).
+What it trains with is the recipe (cgan/recipe.py); the losses are cgan/objective.py's; a run's settings and its
+state.pt, and what a resume may change, are cgan/run_state.py's; what each epoch shows and keeps, cgan/watch.py's.
+A run folder holds the watch's files, `config.json`, `state.pt` (everything needed to resume, written atomically
+after each epoch and at a Ctrl-C), and, from train.py, `generator/` in Hugging Face layout.
 """
 
 import copy
 import dataclasses
-import datetime
-import errno
 import json
-import os
-import shutil
 import signal
 import threading
 import time
@@ -26,208 +18,68 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from cgan.data import DEFAULT_DATA_DIR, ink_levels, load_mnist, to_model_range, validation_split
+from cgan.data import ink_levels, load_mnist, to_model_range, validation_split
 from cgan.device import describe, native_bf16, pick_device
-from cgan.diversity import DiversityProbe
 from cgan.evaluate import choose_noise_scale
 from cgan.generation import ConditionalGenerator
-from cgan.models import ARCHS, DEFAULT_ARCH, NUM_CLASSES, AuxiliaryClassifier, build_networks, to_fast_layout
-from cgan.plots import save_grid, save_training_curves
-from cgan.recipe import BUDGETS, RECIPES, Recipe, check_recipe, default_budget, recipe_from_saved
+from cgan.models import (
+    NUM_CLASSES,
+    AuxiliaryClassifier,
+    build_networks,
+    reestimate_batchnorm,
+    to_fast_layout,
+)
+from cgan.objective import (
+    R1_EVERY,
+    aux_term,
+    d_loss_fn,
+    ema_decay,
+    g_loss_fn,
+    make_optimizer,
+    r1_penalty,
+    r1_term,
+    score_as_probability,
+    update_ema,
+)
+from cgan.recipe import check_recipe
+from cgan.run_state import (
+    TrainConfig,
+    TrainingError,
+    TrainingInterrupted,
+    load_state,
+    new_run_config,
+    prepare_folder,
+    resume,
+    save_state,
+)
+from cgan.watch import EpochWatch
+
+__all__ = ["TrainConfig", "Trainer", "TrainingError", "TrainingInterrupted", "load_state", "train"]
 
 PROGRESS_EVERY = 20  # steps between progress-bar updates (and checks for a NaN loss): each is a host sync on a GPU
-MIN_FREE_BYTES = 64 * 2**20  # a run folder needs a few MB per epoch; less free space than this is refused up front
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """What `python train.py` is asked for. None means the default: for a new run the recipe's, for a resumed run its
-    own."""
-
-    arch: str | None = None  # None: dcgan
-    budget: str | None = None  # "quick" or "full" (cgan.recipe.BUDGETS); None: "full" on a CUDA GPU, else "quick"
-    epochs: int | None = None  # None: the recipe's; more extends a run
-    seed: int | None = None  # None: 0
-    device: str = "auto"
-    out: str = "runs/default"
-    data_dir: str = DEFAULT_DATA_DIR
-    mnist_dir: str | None = None
-    limit: int | None = None  # train on the first `limit` images only (quick trials, tests)
-    resume: bool = False
-    compile: bool | None = None  # torch.compile G, D and the classifier; None: on a CUDA GPU only
-    bf16: bool | None = None  # train under bf16 autocast; None: where the hardware does bf16 natively (native_bf16)
-    recipe: Recipe | None = None  # None: RECIPES[arch, budget]; experiments and tests may give their own
-    command: str | None = None  # the command line that asked for this, recorded in training.json
-
-
-def new_run_config(config, device_type):
-    """`config` of a new run with its defaults filled in: dcgan, the budget of `device_type` where none is named (the
-    full one on a CUDA GPU, else the quick one), that budget's recipe, which no device changes, and its epochs."""
-    arch = config.arch or DEFAULT_ARCH
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    budget = config.budget or default_budget(device_type)
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
-    recipe = config.recipe or RECIPES[(arch, budget)]
-    return dataclasses.replace(config, arch=arch, budget=budget, seed=config.seed or 0, recipe=recipe,
-                               epochs=config.epochs or recipe.epochs)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what was kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: the state was saved at the end of the step in progress."""
-
-
-# --- losses: each returns (loss, mean D(x) or D(G(z)) as a probability, for the logs) ---------------------------
-
-
-def d_loss_fn(loss, real_scores, fake_scores, labels):
-    """D's loss: hinge, non-saturating (softplus), or the report's BCE of 10 sigmoid outputs."""
-    if loss == "hinge":
-        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
-    if loss == "nonsaturating":
-        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
-    # seed: BCE of the 10 sigmoid outputs against the one-hot label (real) and against zeros (fake).
-    target = F.one_hot(labels, NUM_CLASSES).float()
-    return F.binary_cross_entropy(real_scores, target) + F.binary_cross_entropy(fake_scores, torch.zeros_like(target))
-
-
-def g_loss_fn(loss, fake_scores, labels):
-    """G's loss for the same three objectives."""
-    if loss == "hinge":
-        return -fake_scores.mean()
-    if loss == "nonsaturating":
-        return F.softplus(-fake_scores).mean()
-    return F.binary_cross_entropy(fake_scores, F.one_hot(labels, NUM_CLASSES).float())
-
-
-def score_as_probability(loss, scores, labels):
-    """Mean D output as a probability that the image is a real digit of its label."""
-    if loss == "seed":
-        return scores.float().gather(1, labels[:, None]).mean()
-    return torch.sigmoid(scores.float()).mean()
-
-
-R1_EVERY = 4  # lazy regularisation (StyleGAN2): the R1 penalty on every 4th D step only, at 4x the weight
-
-
-def r1_penalty(discriminator, real, labels):
-    """E ||dD(x)/dx||^2 over real digits x (Mescheder et al. 2018): pushing D's gradient on the data towards zero
-    keeps D from sharpening into a few real modes, which is what lets G drop styles.
-
-    Run eagerly in fp32 through `forward`, so a torch.compile'd D is bypassed: compiled graphs have no double
-    backward.
-    """
-    real = real.detach().float().requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator.forward(real, labels).sum(), real, create_graph=True)
-    return grad.square().sum(dim=(1, 2, 3)).mean()
-
-
-def r1_term(gamma, penalty):
-    """What the R1 penalty adds to D's loss on the steps it runs: gamma / 2 x the penalty, times R1_EVERY because it
-    runs on one D step in R1_EVERY (lazy regularisation keeps the same average weight)."""
-    return gamma / 2 * R1_EVERY * penalty
-
-
-def aux_term(weight, fake_logits, labels):
-    """What G pays when the auxiliary classifier reads its fakes: weight x the cross-entropy against the asked digit."""
-    return weight * F.cross_entropy(fake_logits, labels)
-
-
-def ema_decay(decay, steps):
-    """The EMA's decay after `steps` steps: min(decay, (1 + steps) / (10 + steps)). Early on the EMA follows G
-    closely, so it is not dragged back towards the random initial weights."""
-    return min(decay, (1 + steps) / (10 + steps))
-
-
-def make_optimizer(recipe, params, lr, device):
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=recipe.betas[0])
-    # The fused kernel is one launch per step instead of one per tensor: worth it on a GPU only.
-    return torch.optim.Adam(params, lr=lr, betas=recipe.betas, fused=device.type == "cuda")
-
-
-def update_ema(ema, model, decay):
-    """ema <- decay * ema + (1 - decay) * model, weight by weight; buffers (BatchNorm statistics) are copied.
-    One multi-tensor kernel for all the weights rather than one launch per tensor: a GPU step is launch-bound."""
-    with torch.no_grad():
-        torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
-        torch._foreach_copy_(list(ema.buffers()), list(model.buffers()))
-
-
-@torch.no_grad()
-def refresh_batchnorm_stats(generator, batch_size, batches=100, seed=0):
-    """Re-measure a generator's BatchNorm running statistics on its own outputs, at the training batch size.
-
-    An EMA generator carries statistics that update_ema copied from G, measured on G's activations; its averaged
-    weights give somewhat different ones (BigGAN's "standing statistics" fix this the same way). What it changed in
-    the measured quality: docs/training-notes.md.
-    """
-    norms = [m for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # a plain average over the batches below
-    device = next(generator.parameters()).device
-    rng = torch.Generator().manual_seed(seed)
-    was_training = generator.training
-    generator.train()
-    for _ in range(batches):
-        z = torch.randn(batch_size, generator.z_dim, generator=rng).to(device)
-        generator(z, torch.randint(0, NUM_CLASSES, (batch_size,), generator=rng).to(device))
-    generator.train(was_training)
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
-
-
-def atomic_save(obj, path):
-    """torch.save to a temporary file, then rename: a crash mid-write leaves the previous file intact."""
-    tmp = Path(str(path) + ".tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written file behind
-        raise
+STANDING_BATCHES = 100  # batches of G's own outputs its saved BatchNorm statistics are measured on
 
 
 class Trainer:
     """One training run in one run folder."""
 
-    # Settings a resumed run keeps; asking for another value is refused, as it would be another run.
-    FIXED_ON_RESUME = ("arch", "budget", "seed", "limit", "recipe")
-
     def __init__(self, config: TrainConfig):
         self.out = Path(config.out)
         self.state_path = self.out / "state.pt"
-        self.resume_state = None
-        self.changes = []  # settings changed on resume: {"epoch", "setting", "old", "new"}
-        self.resumes = []  # when the run went on after a stop: {"epoch": the epoch it went on after, "at": UTC time}
         self.device = pick_device(config.device)
-        config = self.resumed_config(config) if config.resume else new_run_config(config, self.device.type)
+        self.resumed = resume(config, self.state_path, self.device.type) if config.resume else None
+        config = self.resumed.config if self.resumed else new_run_config(config, self.device.type)
         check_recipe(config.arch, config.recipe)
         if isinstance(config.epochs, bool) or not isinstance(config.epochs, int) or config.epochs < 1:
             raise ValueError(f"epochs must be a whole number, 1 or more, got {config.epochs!r}")
         self.config = dataclasses.replace(config, compile=config.compile if config.compile is not None
                                           else self.device.type == "cuda",
                                           bf16=config.bf16 if config.bf16 is not None else native_bf16(self.device))
-        if self.config.bf16 and self.device.type == "mps":
-            raise ValueError("bf16 is for a CUDA GPU or a CPU; on mps train without it (--no-bf16)")
-        if self.config.bf16 and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise ValueError(f"bf16 was asked for, but {torch.cuda.get_device_name(self.device)} has no bf16: "
-                             f"train without it (--no-bf16)")
+        self.check_precision()
         self.recipe = recipe = self.config.recipe
         # The run is the command that started it: a resume adds a time (and a change, where it asked for one).
-        if self.resume_state is not None:
-            self.command = self.resume_state["command"]
-            self.resumes.append({"epoch": self.resume_state["epoch"],
-                                 "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")})
-        else:
-            self.command = self.config.command
+        self.command = self.resumed.command if self.resumed else self.config.command
+        self.resumes, self.changes = (self.resumed.resumes, self.resumed.changes) if self.resumed else ([], [])
         self.device_name = describe(self.device)
         self.autocast = self.config.bf16
 
@@ -262,117 +114,61 @@ class Trainer:
         self.rng = torch.Generator().manual_seed(self.config.seed)
         self.epoch = 0
         self.steps = 0
-        self.history = []
-        self.healthy = None  # (epoch, generator weights) of the last epoch that was not collapsed
         self.partial = None  # an epoch stopped by Ctrl-C: where it stopped, to go on from there
+        self.watch = EpochWatch(self.out, self.config.seed, recipe.ink, self.G.z_dim)  # the per-epoch record
         self.validation_set = None
-        self.ink_levels = None  # the training digits' full-ink levels (cgan.data.ink_levels), where the recipe draws them
+        self.ink_levels = None  # the training digits' full-ink levels (cgan.data.ink_levels), if the recipe wants
         self.stop_requested = False
         self.noise_choice = None  # the noise scales measured on the validation split at the end, and the one chosen
 
-        fixed = torch.Generator().manual_seed(1234)
-        # One noise vector per column, repeated down the rows: a row per digit, the same "style" per column.
-        self.grid_noise = torch.randn(NUM_CLASSES, self.G.z_dim, generator=fixed).repeat(NUM_CLASSES, 1)
-        self.grid_labels = torch.arange(NUM_CLASSES).repeat_interleave(NUM_CLASSES)
+    def check_precision(self):
+        if self.config.bf16 and self.device.type == "mps":
+            raise ValueError("bf16 is for a CUDA GPU or a CPU; on mps train without it (--no-bf16)")
+        if self.config.bf16 and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ValueError(f"bf16 was asked for, but {torch.cuda.get_device_name(self.device)} has no bf16: "
+                             f"train without it (--no-bf16)")
 
-    def resumed_config(self, config):
-        """The saved run's own settings, with what `config` asks for checked against them: --epochs, the device and
-        the precision (--bf16/--no-bf16; else the run's own) may change and the change is recorded; any other setting
-        that differs is refused by name."""
-        if not self.state_path.exists():
-            raise FileNotFoundError(f"--resume: no {self.state_path} to resume from; start without --resume")
-        self.resume_state = state = load_state(self.state_path)
-        saved = state["config"]
-        missing = [key for key in ("command", "resumes", "changes", "partial") if key not in state]
-        missing += [key for key in ("arch", "budget", "seed", "limit", "epochs", "bf16", "device_type")
-                    if key not in saved]
-        try:
-            if missing:
-                raise ValueError(f"it was saved by an older version of train.py (it has no {', '.join(missing)})")
-            recipe = recipe_from_saved(saved)
-        except ValueError as error:
-            raise TrainingError(f"{self.state_path} cannot be resumed: {error}; start a new run (another --out)") \
-                from None
-        own = {name: saved[name] for name in ("arch", "budget", "seed", "limit")} | {"recipe": recipe}
-        for name in self.FIXED_ON_RESUME:
-            asked = getattr(config, name)
-            if asked is not None and asked != own[name]:
-                what = "the recipe" if name == "recipe" else f"--{name} {own[name]}"
-                raise ValueError(f"--resume: this run was trained with {what}; it cannot go on with {name} "
-                                 f"{asked!r} (that would be another run: give it another --out)")
-        self.changes, self.resumes = list(state["changes"]), list(state["resumes"])
-        epochs = config.epochs or saved["epochs"]
-        bf16 = saved["bf16"] if config.bf16 is None else config.bf16
-        for name, old, new in (("epochs", saved["epochs"], epochs), ("device", saved["device_type"], self.device.type),
-                               ("bf16", saved["bf16"], bf16)):
-            if old != new:
-                self.changes.append({"epoch": state["epoch"], "setting": name, "old": old, "new": new})
-        return dataclasses.replace(config, epochs=epochs, bf16=bf16, **own)
-
-    # --- the generator the run keeps: the EMA when there is one ----------------------------------------------------
     @property
     def final_G(self):
+        """The generator the run keeps: the EMA when there is one."""
         return self.G_ema if self.G_ema is not None else self.G
 
+    # --- the state: everything a resume needs, in state.pt ---------------------------------------------------------
     def state_dict(self):
         config = dataclasses.asdict(self.config)
         config["device_type"] = self.device.type
+        networks = {"G": self.G, "D": self.D, "G_ema": self.G_ema, "C": self.C, "opt_G": self.opt_G,
+                    "opt_D": self.opt_D, "opt_C": self.opt_C}
         return {
-            "config": config,
-            "epoch": self.epoch,
-            "steps": self.steps,
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "opt_G": self.opt_G.state_dict(),
-            "opt_D": self.opt_D.state_dict(),
-            "rng": self.rng.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "history": self.history,
-            "healthy": self.healthy,
-            "C": self.C.state_dict() if self.C is not None else None,
-            "opt_C": self.opt_C.state_dict() if self.C is not None else None,
-            "partial": self.partial,
-            "changes": self.changes,
-            "command": self.command,
-            "resumes": self.resumes,
+            "config": config, "epoch": self.epoch, "steps": self.steps,
+            **{name: part.state_dict() if part is not None else None for name, part in networks.items()},
+            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": self.watch.history, "healthy": self.watch.healthy, "partial": self.partial,
+            "changes": self.changes, "command": self.command, "resumes": self.resumes,
         }
-
-    def set_learning_rates(self):
-        """The rates for the coming epoch: the recipe's, times lr_drop_factor once lr_drop_epoch epochs are done.
-        Set each epoch, so a resumed run (whose Adam state carries the old rates) gets them too."""
-        recipe = self.recipe
-        drop = recipe.lr_drop_factor if recipe.lr_drop_epoch is not None and self.epoch >= recipe.lr_drop_epoch else 1
-        for optimizer, lr in ((self.opt_G, recipe.lr), (self.opt_D, recipe.lr * recipe.d_lr_ratio)):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * drop
 
     def load_state_dict(self, state):
         """Everything of a saved state, checked: a state of another network names the file and the mismatch."""
+        parts = [(self.G, "G"), (self.D, "D"), (self.G_ema, "G_ema"), (self.opt_G, "opt_G"), (self.opt_D, "opt_D"),
+                 (self.C, "C"), (self.opt_C, "opt_C")]
         try:
-            self.G.load_state_dict(state["G"])
-            self.D.load_state_dict(state["D"])
-            if self.G_ema is not None:
-                self.G_ema.load_state_dict(state["G_ema"])
-            self.opt_G.load_state_dict(state["opt_G"])
-            self.opt_D.load_state_dict(state["opt_D"])
-            if self.C is not None:
-                self.C.load_state_dict(state["C"])
-                self.opt_C.load_state_dict(state["opt_C"])
+            for part, name in parts:
+                if part is not None:
+                    part.load_state_dict(state[name])
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
             lines = [line.strip() for line in str(error).splitlines() if line.strip()]
             raise TrainingError(f"{self.state_path} does not match the networks of its own config "
                                 f"({type(error).__name__}: {' '.join(lines[:2])}); it is damaged or was written by "
                                 f"other code") from None
-        self.epoch = state["epoch"]
-        self.steps = state["steps"]
+        self.epoch, self.steps, self.partial = state["epoch"], state["steps"], state["partial"]
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
-        self.history = state["history"]
-        self.healthy = state["healthy"]
-        self.partial = state["partial"]
+        self.watch.history, self.watch.healthy = state["history"], state["healthy"]
 
-    # --- one step -----------------------------------------------------------------------------------------------------
+    def save_state(self):
+        save_state(self.state_dict(), self.state_path)
+
+    # --- one step ---------------------------------------------------------------------------------------------------
     def train_step(self, real, labels, z):
         """One D step and one G step on a batch of real digits, with G's noise `z` (on the device)."""
         loss, recipe = self.recipe.loss, self.recipe
@@ -417,29 +213,24 @@ class Trainer:
             update_ema(self.G_ema, self.G, ema_decay(recipe.ema_decay, self.steps))
         return d_loss.detach(), g_loss.detach(), real_scores.detach(), fake_scores.detach()
 
-    # --- the run --------------------------------------------------------------------------------------------------------
+    # --- the run ----------------------------------------------------------------------------------------------------
     def fit(self, log=print, progress=True):
-        cfg = self.config
         prepare_folder(self.out)
         (self.out / "samples").mkdir(exist_ok=True)
-        if self.resume_state is not None:
-            self.load_state_dict(self.resume_state)
-            where = f"in epoch {self.epoch + 1}, after step {self.partial['step']}" if self.partial else \
-                f"after epoch {self.epoch}"
-            log(f"resumed {self.state_path} {where}")
-
         images, labels, reference = self.training_data()
+        self.watch.start(reference, log)
+        if self.resumed:
+            self.load_state_dict(self.resumed.state)
+            where = (f"in epoch {self.epoch + 1}, after step {self.partial['step']}" if self.partial
+                     else f"after epoch {self.epoch}")
+            log(f"resumed {self.state_path} {where}")
         # The whole set lives on the device as uint8 (47 MB); batches are sliced from it, no DataLoader.
         images, labels = images.to(self.device), labels.to(self.device)
-        probe = DiversityProbe(*reference, seed=cfg.seed, ink=self.recipe.ink)
-        n = len(labels)
-        batch = min(self.recipe.batch_size, n)  # a trial on fewer images than a batch trains on them all at once
-        steps = n // batch
-        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
-
+        batch = min(self.recipe.batch_size, len(labels))  # a trial on fewer images than a batch trains on them all
+        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2, default=str))
         with stop_on_sigint(self):
-            while self.epoch < cfg.epochs:
-                self.train_epoch(images, labels, batch, steps, probe, log, progress)
+            while self.epoch < self.config.epochs:
+                self.train_epoch(images, labels, batch, progress)
         return self.finish(log)
 
     def training_data(self):
@@ -457,47 +248,53 @@ class Trainer:
         self.ink_levels = ink_levels(images) if self.recipe.ink_levels else None
         return images, labels, reference
 
-    def train_epoch(self, images, labels, batch, steps, probe, log, progress):
-        """One epoch, or the rest of one that a Ctrl-C stopped; then its artifacts and the state."""
+    def set_learning_rates(self):
+        """The rates for the coming epoch: the recipe's, times lr_drop_factor once lr_drop_epoch epochs are done.
+        Set each epoch, so a resumed run (whose Adam state carries the old rates) gets them too."""
+        recipe = self.recipe
+        drop = recipe.lr_drop_factor if recipe.lr_drop_epoch is not None and self.epoch >= recipe.lr_drop_epoch else 1
+        for optimizer, lr in ((self.opt_G, recipe.lr), (self.opt_D, recipe.lr * recipe.d_lr_ratio)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * drop
+
+    def train_epoch(self, images, labels, batch, progress):
+        """One epoch, or the rest of one that a Ctrl-C stopped; then the watch's record of it and the state."""
         self.set_learning_rates()
         self.G.train()
         self.D.train()
-        partial, self.partial = self.partial, None
-        if partial:  # go on where the Ctrl-C stopped: the same order and noise, from the next step
-            self.rng.set_state(partial["rng"])
-        epoch_rng = self.rng.get_state()
+        steps = len(labels) // batch
+        # An epoch a Ctrl-C stopped goes on where it stopped: the same order and noise, from the next step.
+        partial = self.partial or {"step": 0, "rng": self.rng.get_state(), "sums": torch.zeros(4),
+                                   "losses": torch.zeros(steps, 2), "seconds": 0.0}
+        self.partial = None
+        self.rng.set_state(partial["rng"])
         order = torch.randperm(len(labels), generator=self.rng).to(self.device)
         # The epoch's noise in one draw and one copy: a copy from the CPU each step would stall a GPU. The numbers are
         # the same as drawing each step's noise in turn (the generator's stream does not depend on the split).
         noise = torch.randn(steps, batch, self.G.z_dim, generator=self.rng).to(self.device)
-        first = partial["step"] if partial else 0
-        sums = partial["sums"].to(self.device) if partial else torch.zeros(4, device=self.device)
-        losses = partial["losses"].to(self.device) if partial else torch.zeros(steps, 2, device=self.device)
-        seconds_before = partial["seconds"] if partial else 0.0
+        sums, losses = partial["sums"].to(self.device), partial["losses"].to(self.device)
         start = time.perf_counter()
-        bar = tqdm(range(first, steps), desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="step",
-                   leave=False, disable=not progress, initial=first, total=steps)
+        bar = tqdm(range(partial["step"], steps), desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="step",
+                   leave=False, disable=not progress, initial=partial["step"], total=steps)
         for step in bar:
             idx = order[step * batch:(step + 1) * batch]
-            real = to_model_range(images[idx], self.recipe.ink)
-            d_loss, g_loss, real_s, fake_s = self.train_step(real, labels[idx], noise[step])
+            d_loss, g_loss, real_s, fake_s = self.train_step(to_model_range(images[idx], self.recipe.ink),
+                                                             labels[idx], noise[step])
             losses[step] = torch.stack([d_loss, g_loss])
             sums += torch.stack([d_loss, g_loss, score_as_probability(self.recipe.loss, real_s, labels[idx]),
                                  score_as_probability(self.recipe.loss, fake_s, labels[idx])])
-            if step % PROGRESS_EVERY == 0 or step == steps - 1:
+            if step % PROGRESS_EVERY == 0 or step == steps - 1 or self.stop_requested:
                 self.check_finite(losses[: step + 1])
                 bar.set_postfix(D=f"{d_loss.item():.3f}", G=f"{g_loss.item():.3f}")
             if self.stop_requested:
-                self.check_finite(losses[: step + 1])
-                self.partial = {"step": step + 1, "rng": epoch_rng, "sums": sums.cpu(), "losses": losses.cpu(),
-                                "seconds": seconds_before + time.perf_counter() - start}
+                self.partial = {**partial, "step": step + 1, "sums": sums.cpu(), "losses": losses.cpu(),
+                                "seconds": partial["seconds"] + time.perf_counter() - start}
                 self.save_state()
                 raise TrainingInterrupted(f"stopped in epoch {self.epoch + 1} after step {step + 1}; "
                                           f"the state is saved in {self.state_path}")
         bar.close()
-        seconds = seconds_before + time.perf_counter() - start
         self.epoch += 1
-        self.end_epoch(sums / steps, seconds, probe, log)
+        self.watch.end_epoch(self.epoch, self.final_G, sums / steps, partial["seconds"] + time.perf_counter() - start)
         self.save_state()
 
     def check_finite(self, losses):
@@ -513,62 +310,14 @@ class Trainer:
                                 f"{self.epoch + 1}, step {step}: training diverged. {kept}; no generator was saved "
                                 f"from the broken weights")
 
-    def save_state(self):
-        """state.pt, atomically: a failed write (a full disk) leaves the previous state.pt as it was."""
-        try:
-            atomic_save(self.state_dict(), self.state_path)
-        except OSError as error:
-            kept = f"{self.state_path} still holds epoch {self.resume_epoch_on_disk()}" if self.state_path.exists() \
-                else "no state was saved yet"
-            raise TrainingError(f"could not write {self.state_path} after epoch {self.epoch} ({error.strerror or error}); "
-                                f"{kept}, intact. Free some space and resume with --resume") from None
-
-    def resume_epoch_on_disk(self):
-        try:
-            return load_state(self.state_path)["epoch"]
-        except Exception:
-            return "?"
-
-    def end_epoch(self, means, seconds, probe, log):
-        G = self.final_G
-        G.eval()
-        with torch.no_grad():
-            grid = G(self.grid_noise.to(self.device), self.grid_labels.to(self.device)).float().cpu()
-        save_grid(grid, self.out / "samples" / f"epoch_{self.epoch:03d}.png", nrow=NUM_CLASSES)
-        diversity = probe.measure(G, self.device)
-        falling = probe.falling(self.history, diversity)
-        d_loss, g_loss, d_real, d_fake = means.tolist()
-        row = {"epoch": self.epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
-               "diversity_min": min(diversity), "diversity_mean": sum(diversity) / len(diversity),
-               "diversity": diversity, "seconds": seconds}
-        self.history.append(row)
-        # Rewritten whole from the history: after a resume it never holds the lines of an epoch that was lost.
-        (self.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.history))
-        log(f"epoch {self.epoch}: D {d_loss:.3f}  G {g_loss:.3f}  D(x) {d_real:.2f}  D(G(z)) {d_fake:.2f}  "
-            f"diversity min {row['diversity_min']:.2f} mean {row['diversity_mean']:.2f}  {seconds:.0f}s")
-        worst = min(range(NUM_CLASSES), key=lambda d: diversity[d])
-        if falling:
-            log(f"WARNING: diversity is falling: digit {worst}'s fakes now vary {diversity[worst]:.2f}x as much as "
-                f"real ones, down from {probe.best_so_far(self.history[:-1]):.2f} (a sign of collapse)")
-        if probe.collapsed(diversity):
-            log(f"WARNING: collapse: the fakes of digit {worst} vary {diversity[worst]:.2f}x as much as real ones "
-                f"(threshold {probe.threshold})")
-        else:
-            self.healthy = {"epoch": self.epoch, "weights": copy.deepcopy(G.state_dict())}
-
+    # --- what the run keeps -----------------------------------------------------------------------------------------
     def finish(self, log):
         """The generator to save, at the end of training or wherever it was stopped, with the loss curves drawn: the
         last one that was not collapsed (the final one, unless the end collapsed), its BatchNorm statistics measured
         again, at the noise scale that measures best on the validation split."""
-        save_training_curves(self.history, self.out)
-        G = self.final_G
-        if self.healthy is None:
-            log("WARNING: every epoch looked collapsed; saving the final generator anyway")
-        elif self.healthy["epoch"] != self.epoch:
-            log(f"WARNING: the final generator is collapsed; saving epoch {self.healthy['epoch']}'s instead")
-            G.load_state_dict(self.healthy["weights"])
+        G = self.watch.finish(self.epoch, self.final_G)
         if self.G_ema is not None:
-            refresh_batchnorm_stats(G, self.recipe.batch_size, seed=self.config.seed)
+            standing_statistics(G, self.recipe.batch_size, self.config.seed)
         model = ConditionalGenerator.for_recipe(self.config.arch, self.recipe, self.ink_levels)
         model.net.load_state_dict(G.state_dict())
         model = model.cpu().eval()
@@ -590,31 +339,37 @@ class Trainer:
             ", ".join(f"{s:g}: {m['fd_per_digit']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
         return model.with_noise_scale(scale)
 
+    def record(self, seconds):
+        """training.json: the command that made the model, what it trained with, what was chosen and what it cost. A
+        run stopped and resumed is still its one command: the resumes are recorded as times, and a setting a resume
+        changed as a change."""
+        config = self.config
+        record = {
+            "command": self.command, "arch": config.arch, "budget": config.budget, "epochs": self.epoch,
+            "seed": config.seed, "limit": config.limit, "recipe": dataclasses.asdict(self.recipe),
+            "noise_scale": self.noise_choice["scale"] if self.noise_choice else 1.0,
+            "minutes": sum(row["seconds"] for row in self.watch.history) / 60, "wall_minutes": seconds / 60,
+            "device": self.device_name, "bf16": config.bf16,
+        }
+        if self.noise_choice:
+            record["noise_scale_validation"] = {str(scale): {k: v for k, v in m.items() if not isinstance(v, list)}
+                                                for scale, m in self.noise_choice["measured"].items()}
+        if self.resumes:
+            record["resumed"] = self.resumes
+        if self.changes:
+            record["changes"] = self.changes
+        return record
 
-def load_state(path):
-    """A saved state.pt, read with weights_only=True (tensors and plain data only, never code); a damaged file is a
-    TrainingError naming it."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise TrainingError(f"{path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}): it is "
-                            f"damaged or not a state saved by train.py; start a new run (another --out)") from None
 
-
-def prepare_folder(out):
-    """Make the run folder, or a TrainingError before any training if it cannot be written or the disk is full."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_bytes(b"cgan")
-        probe.unlink()
-    except OSError as error:
-        raise TrainingError(f"--out {out} cannot be written ({error.strerror or error}); choose another folder") \
-            from None
-    free = shutil.disk_usage(out).free
-    if free < MIN_FREE_BYTES:
-        raise TrainingError(f"--out {out}: only {free / 2**20:.1f} MB free on its disk; a run needs at least "
-                            f"{MIN_FREE_BYTES / 2**20:.0f} MB (errno {errno.ENOSPC}: no space left)")
+def standing_statistics(G, batch_size, seed):
+    """G's BatchNorm statistics measured again on its own outputs (BigGAN's "standing statistics"): an EMA generator
+    carries the ones update_ema copied from G, measured on G's activations, which its averaged weights do not
+    quite give."""
+    rng = torch.Generator().manual_seed(seed)
+    device = next(G.parameters()).device
+    reestimate_batchnorm(G, ((torch.randn(batch_size, G.z_dim, generator=rng).to(device),
+                              torch.randint(0, NUM_CLASSES, (batch_size,), generator=rng).to(device))
+                             for _ in range(STANDING_BATCHES)))
 
 
 class stop_on_sigint:

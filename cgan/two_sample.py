@@ -18,7 +18,7 @@ from torch import nn
 
 from cgan.classifier import FEATURE_DIM, MnistClassifier
 from cgan.data import to_model_range
-from cgan.models import NUM_CLASSES, to_fast_layout
+from cgan.models import NUM_CLASSES, reestimate_batchnorm, to_fast_layout
 
 CRITIC_SEED = 0  # fixed, so that the same images always give the same figure
 CRITIC_LR = 3e-3
@@ -43,22 +43,6 @@ class Critic(nn.Module):
 
     def forward(self, images):
         return self.head(self.body(images)).squeeze(1)
-
-
-@torch.no_grad()
-def precise_batchnorm(network, x, batch_size):
-    """Measure BatchNorm's running statistics again over all of `x` with the current weights. The running averages
-    lag weights that change fast, and the critic's batches mix two populations: judged with lagging statistics, its
-    validation accuracy jumped by tens of points from one epoch to the next (Wu & Johnson 2021, "precise BN")."""
-    norms = [m for m in network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # a plain average over the batches below
-    network.train()
-    for i in range(0, len(x), batch_size):
-        network(x[i:i + batch_size])
-    for m in norms:
-        m.momentum = 0.1
 
 
 def matched_split(labels_a, labels_b, rng):
@@ -133,7 +117,9 @@ def c2st(samples, sample_labels, real, real_labels, seed=CRITIC_SEED, device="cp
             idx = perm[i:i + batch_size]
             critic_step(critic, optimizer, x_fit[idx], y_fit[idx])
         epoch += 1
-        precise_batchnorm(critic, x_fit, batch_size)
+        # The running averages lag the critic's fast-changing weights, and its batches mix two populations: judged
+        # with lagging statistics, its validation accuracy jumped by tens of points from one epoch to the next.
+        reestimate_batchnorm(critic, ((x_fit[i:i + batch_size],) for i in range(0, len(x_fit), batch_size)))
         accuracy = critic_accuracy(critic, x_val, y_val)
         if log:
             log(f"c2st epoch {epoch}: validation accuracy {accuracy:.4f}")

@@ -18,7 +18,8 @@ from cgan import ConditionalGenerator, load_generator
 from cgan.hub import ModelFileError
 from cgan.recipe import custom_recipe
 from cgan.serving import load_for_app
-from cgan.training import TrainConfig, Trainer, TrainingError, load_state
+from cgan.run_state import TrainConfig, TrainingError, load_state
+from cgan.training import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--limit", "2048", "--epochs", "3", "--eval-per-digit", "0", "--device", "cpu"]
@@ -147,7 +148,7 @@ def test_an_unwritable_out_or_a_full_disk_is_refused_before_training(tmp_path, m
 
     class Usage:
         free = 10 * 2**20
-    monkeypatch.setattr("cgan.training.shutil.disk_usage", lambda path: Usage)
+    monkeypatch.setattr("cgan.run_state.shutil.disk_usage", lambda path: Usage)
     with pytest.raises(SystemExit, match="only 10.0 MB free on its disk; a run needs at least 64 MB"):
         train_script.main(["--out", str(tmp_path / "run"), "--limit", "64", "--eval-per-digit", "0"])
     assert not (tmp_path / "run" / "state.pt").exists()

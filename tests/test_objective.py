@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 from cgan import load_generator
 from cgan.recipe import custom_recipe
-from cgan.training import (R1_EVERY, TrainConfig, Trainer, aux_term, d_loss_fn, ema_decay, g_loss_fn, r1_penalty,
-                           r1_term, refresh_batchnorm_stats, score_as_probability, update_ema)
+from cgan.objective import (R1_EVERY, aux_term, d_loss_fn, ema_decay, g_loss_fn, r1_penalty, r1_term,
+                            score_as_probability, update_ema)
+from cgan.training import TrainConfig, Trainer, standing_statistics
 
 LN2, LN3 = math.log(2), math.log(3)
 
@@ -205,8 +206,9 @@ def test_refreshed_batchnorm_stats_are_the_generators_own():
         generator.fc.weight.mul_(3)  # activations far from the copied statistics (mean 0, variance 1)
     inputs = []
     hook = generator.norm0.norm.register_forward_hook(lambda module, args, out: inputs.append(args[0]))
-    refresh_batchnorm_stats(generator, batch_size=64, batches=20)
+    standing_statistics(generator, batch_size=64, seed=0)
     hook.remove()
+    assert len(inputs) == 100
     norm = generator.norm0.norm
     # A plain average over the batches of each batch's mean and (unbiased) variance, as BatchNorm measures them.
     torch.testing.assert_close(norm.running_mean, torch.stack([x.mean((0, 2, 3)) for x in inputs]).mean(0))
@@ -222,15 +224,16 @@ def test_a_saved_state_loads_back_into_a_new_trainer_part_for_part(tmp_path):
         for network in (saved.G, saved.D, saved.G_ema, saved.C):
             next(network.parameters()).add_(1.0)
     torch.randn(5, generator=saved.rng)
-    saved.epoch, saved.steps, saved.history = 3, 17, [{"epoch": 3, "d_loss": 1.5}]
-    saved.healthy, saved.partial = {"epoch": 2, "weights": saved.G_ema.state_dict()}, {"step": 9}
+    saved.epoch, saved.steps, saved.watch.history = 3, 17, [{"epoch": 3, "d_loss": 1.5}]
+    saved.watch.healthy, saved.partial = {"epoch": 2, "weights": saved.G_ema.state_dict()}, {"step": 9}
     loaded = Trainer(TrainConfig(device="cpu", out=str(tmp_path), seed=1, recipe=custom_recipe(batch_size=8)))
     loaded.load_state_dict(saved.state_dict())
     for a, b in ((saved.G, loaded.G), (saved.D, loaded.D), (saved.G_ema, loaded.G_ema), (saved.C, loaded.C)):
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     assert torch.equal(loaded.rng.get_state(), saved.rng.get_state())
-    assert (loaded.epoch, loaded.steps, loaded.history, loaded.partial) == (3, 17, saved.history, {"step": 9})
-    assert loaded.healthy["epoch"] == 2 and loaded.healthy["weights"] is saved.healthy["weights"]
+    assert (loaded.epoch, loaded.steps, loaded.watch.history, loaded.partial) == (3, 17, saved.watch.history,
+                                                                                  {"step": 9})
+    assert loaded.watch.healthy["epoch"] == 2 and loaded.watch.healthy["weights"] is saved.watch.healthy["weights"]
 
 
 def test_d_scores_are_read_as_the_probability_of_a_real_digit_of_its_label():
@@ -259,7 +262,7 @@ def test_the_saved_generator_is_the_ema_with_its_statistics_refreshed(tmp_path):
     # The BatchNorm statistics are not the EMA's copied ones but those measured again on the EMA's own outputs.
     ema = copy.deepcopy(trainer.G)
     ema.load_state_dict(state["G_ema"])
-    refresh_batchnorm_stats(ema, 64, seed=1)  # with the run's seed
+    standing_statistics(ema, 64, seed=1)  # with the run's seed
     for name, buffer in ema.named_buffers():
         if name.endswith(("running_mean", "running_var")):
             torch.testing.assert_close(saved[name], buffer)

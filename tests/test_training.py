@@ -13,8 +13,9 @@ import train as train_script
 from cgan.data import load_mnist, validation_split
 from cgan.hub import load_generator
 from cgan.recipe import DCGAN_QUICK, RECIPES, check_recipe, custom_recipe
-from cgan.training import TrainConfig, Trainer, load_state, native_bf16, new_run_config
-
+from cgan.device import native_bf16
+from cgan.run_state import TrainConfig, load_state, new_run_config
+from cgan.training import Trainer
 
 DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
 

@@ -122,12 +122,17 @@ def write_split(generator, folder, prefix, labels, scale, rng, bar):
             open(folder / f"{prefix}-labels-idx1-ubyte", "wb") as label_file:
         images.write(struct.pack(">IIII", IMAGES_MAGIC, n, 28, 28))
         label_file.write(struct.pack(">II", LABELS_MAGIC, n))
-        for start in range(0, n, CHUNK):
-            chunk = labels[start:start + CHUNK]
-            z = torch.randn(len(chunk), generator.z_dim, generator=rng) * scale
-            images.write(generator.draw(z, chunk).tobytes())
+        for drawn, chunk in draw_in_chunks(generator, labels, scale, rng):
+            images.write(drawn.tobytes())
             label_file.write(chunk.numpy().astype(np.uint8).tobytes())
             bar.update(len(chunk))
+
+
+def draw_in_chunks(generator, labels, scale, rng):
+    """(uint8 images, their labels) of `labels`, drawn CHUNK at a time with noise from `rng` at `scale`."""
+    for start in range(0, len(labels), CHUNK):
+        chunk = labels[start:start + CHUNK]
+        yield generator.draw(torch.randn(len(chunk), generator.z_dim, generator=rng) * scale, chunk), chunk
 
 
 def write_npz(raw, path):

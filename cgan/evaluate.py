@@ -10,6 +10,8 @@ Numbers, each also given for 10,000 real training digits (the floor no generator
   c2st            held-out accuracy of a fresh CNN trained to tell the samples from the test images (0.5: it
                   cannot; cgan.two_sample), about a minute on a 2-core CPU; --no-c2st skips it
   pixel_tv        total-variation distance between the pixel-value histograms of the samples and the test images
+  cas             with --cas: the classification accuracy score, the test accuracy of a classifier trained on the
+                  model's digits only, beside the same classifier trained on as many real training digits
 """
 
 import argparse
@@ -23,11 +25,21 @@ import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from cgan.classifier import FEATURE_DIM, MnistClassifier
+from cgan.classifier import FEATURE_DIM, MnistClassifier, accuracy, train_classifier
 from cgan.data import DEFAULT_DATA_DIR, load_mnist
+from cgan.dataset import balanced_labels, draw_in_chunks
 from cgan.device import pick_device
-from cgan.hub import (BUNDLED_CLASSIFIER, EVALUATION_FILE, ROOT, load_generator, quiet_stdout, resolve_source,
-                      weights_sha256, write_model_card)
+from cgan.hub import (
+    BUNDLED_CLASSIFIER,
+    EVALUATION_FILE,
+    ROOT,
+    load_generator,
+    quiet_stdout,
+    resolve_source,
+    weights_sha256,
+    write_model_card,
+)
+from cgan.metrics import present
 from cgan.models import NUM_CLASSES, to_fast_layout
 from cgan.two_sample import c2st, pixel_tv
 
@@ -244,12 +256,32 @@ def choose_noise_scale(model, images, labels, scales, seed=0, device="cpu"):
     return best, measured
 
 
+CAS_DIGITS = 60_000  # the classification accuracy score's training set: as many digits as MNIST's
+CAS_EPOCHS = 4  # of the evaluation classifier's own training (cgan.classifier.train_classifier), seeded
+
+
+def classification_accuracy_score(generator, real_images, real_labels, test_images, test_labels, seed=0,
+                                  n=CAS_DIGITS, epochs=CAS_EPOCHS):
+    """(CAS, its ceiling): the test accuracy of a classifier trained on `n` of the generator's digits only (balanced,
+    at its noise scale; Ravuri and Vinyals 2019), and of the same classifier trained the same way on `n` real
+    training digits. What a synthetic MNIST is worth as training data, against what MNIST itself is worth."""
+    rng = torch.Generator().manual_seed(seed)
+    labels = balanced_labels(n, range(NUM_CLASSES), rng)
+    fake = torch.from_numpy(np.concatenate([images for images, _ in draw_in_chunks(
+        generator, labels, generator.noise_scale, rng)]))
+    real = torch.randperm(len(real_labels), generator=rng)[:n]
+    return tuple(accuracy(train_classifier(images, targets, epochs=epochs, seed=seed, log=lambda *_: None),
+                          test_images, test_labels)
+                 for images, targets in ((fake, labels), (real_images[real], real_labels[real])))
+
+
 def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEFAULT_DATA_DIR, mnist_dir=None,
-             device="cpu", noise_scale=None, two_sample=True):
+             device="cpu", noise_scale=None, two_sample=True, cas=False):
     """Score a generator and the real-data floor; returns the JSON-ready dict that `--json` prints.
 
     noise_scale: sample at this noise scale instead of the model's own (config.json's), to see what another would do.
     two_sample: also the C2ST and the pixel histogram's distance, for the model and for the real-data floor.
+    cas: also the classification accuracy score and its ceiling (classification_accuracy_score; several minutes).
     The numbers do not depend on `device` beyond float rounding: the noise is drawn on the CPU either way.
     """
     start = time.perf_counter()
@@ -261,6 +293,11 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
         generator = generator.with_noise_scale(noise_scale)
     evaluator = Evaluator(load_classifier(classifier), *load_mnist(False, data_dir, mnist_dir), device=device)
     train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
+    model_scores = evaluator.score_generator(generator, n_per_digit, seed, two_sample)
+    real_scores = evaluator.score(*real_sample(train_images, train_labels, min(n_per_digit, 5421), seed), two_sample)
+    if cas:
+        model_scores["cas"], real_scores["cas"] = classification_accuracy_score(
+            generator, train_images, train_labels, evaluator.test_images, evaluator.test_labels, seed)
     return {
         "model_source": shown_source(generator.source),
         "weights_sha256": weights_sha256(generator.source),
@@ -269,8 +306,9 @@ def evaluate(model=None, n_per_digit=1000, seed=0, classifier=None, data_dir=DEF
         "noise_scale": generator.noise_scale,
         "n_per_digit": n_per_digit,
         "seed": seed,
-        "model": evaluator.score_generator(generator, n_per_digit, seed, two_sample),
-        "real": evaluator.score(*real_sample(train_images, train_labels, min(n_per_digit, 5421), seed), two_sample),
+        "model": model_scores,
+        "real": real_scores,
+        **({"cas_training": {"digits": CAS_DIGITS, "epochs": CAS_EPOCHS, "seed": seed}} if cas else {}),
         "seconds": time.perf_counter() - start,
     }
 
@@ -290,13 +328,9 @@ def report(result):
     lines = [f"model {result['model_source']} ({result['arch']}, {result['size']}"
              + (f", noise scale {scale:g}" if scale != 1 else "")
              + f"), {result['n_per_digit']} samples per digit, seed {result['seed']}",
-             f"{'metric':<24}{'model':>10}{'real data':>12}"]
-    for name, key, fmt in [("accuracy", "accuracy", "{:.2%}"), ("worst digit accuracy", "accuracy_min", "{:.2%}"),
-                           ("FD", "fd", "{:.2f}"), ("FD per digit (mean)", "fd_per_digit", "{:.2f}"),
-                           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
-                           ("C2ST (0.5 = no tell)", "c2st", "{:.3f}"), ("pixel histogram TV", "pixel_tv", "{:.4f}")]:
-        if key in m:
-            lines.append(f"{name:<24}{fmt.format(m[key]):>10}{fmt.format(r[key]):>12}")
+             f"{'metric':<16}{'model':>10}{'real data':>12}"]
+    lines += [f"{metric.label:<16}{metric.show(m[metric.key]):>10}{metric.show(r[metric.key]):>12}"
+              for metric in present(m, r)]
     lines.append("per digit accuracy: " + " ".join(f"{d}:{a:.1%}" for d, a in enumerate(m["accuracy_per_digit"])))
     lines.append("per digit FD:       " + " ".join(f"{d}:{v:.1f}" for d, v in enumerate(m["fd_per_digit_each"])))
     return "\n".join(lines)
@@ -315,6 +349,9 @@ def main(argv=None):
                                                            "folder and refresh its model card")
     parser.add_argument("--no-c2st", action="store_true", help="skip the two-sample test (about a minute per side) "
                                                               "and the pixel histogram")
+    parser.add_argument("--cas", action="store_true", help=f"also the classification accuracy score: a classifier "
+                        f"trained on {CAS_DIGITS:,} of the model's digits, tested on the real test set, beside the "
+                        f"same trained on as many real digits (several minutes)")
     parser.add_argument("--noise-scale", type=float, default=None,
                         help="sample at this noise scale instead of the model's own (its config.json's noise_scale)")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
@@ -329,7 +366,7 @@ def main(argv=None):
         parser.error(f"--n-per-digit must be at least 10, got {args.n_per_digit}")
     try:
         result = evaluate(args.model, args.n_per_digit, args.seed, args.classifier, args.data_dir, args.mnist_dir,
-                          args.device, args.noise_scale, two_sample=not args.no_c2st)
+                          args.device, args.noise_scale, two_sample=not args.no_c2st, cas=args.cas)
     except (OSError, ValueError, RuntimeError) as error:
         sys.exit(f"error: {error}")
     if args.save:  # before printing: a closed pipe (`| head`) must not lose the saved numbers

@@ -18,6 +18,7 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_tok
 from safetensors.torch import load_file
 
 from cgan.generation import ConditionalGenerator
+from cgan.metrics import present
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_GENERATOR = ROOT / "checkpoints" / "generator"
@@ -209,14 +210,9 @@ def quality_text(evaluation):
     if not evaluation:
         return "Not evaluated yet: run `python -m cgan.evaluate --model FOLDER --save`."
     m, real = evaluation["model"], evaluation["real"]
-    rows = [("conditional accuracy", "accuracy", "{:.2%}"), ("worst digit's accuracy", "accuracy_min", "{:.2%}"),
-            ("Fréchet distance (classifier features)", "fd", "{:.2f}"),
-            ("per-digit Fréchet distance (mean)", "fd_per_digit", "{:.2f}"),
-            ("precision (k=3)", "precision", "{:.3f}"), ("recall (k=3)", "recall", "{:.3f}"),
-            ("two-sample test: a fresh critic's accuracy (0.5 = no tell)", "c2st", "{:.3f}"),
-            ("pixel-value histogram: TV distance", "pixel_tv", "{:.4f}")]
-    lines = ["| metric | this model | real training digits |", "|---|---|---|"]
-    lines += [f"| {name} | {fmt.format(m[key])} | {fmt.format(real[key])} |" for name, key, fmt in rows if key in m]
+    lines = ["| metric | what it measures | this model | real training digits |", "|---|---|---|---|"]
+    lines += [f"| {metric.label} | {metric.description} | {metric.show(m[metric.key])} | "
+              f"{metric.show(real[metric.key])} |" for metric in present(m, real)]
     lines.append(f"\nMeasured by `python -m cgan.evaluate` with {evaluation['n_per_digit']} samples per digit "
                  "against the 10,000 MNIST test images, in the feature space of the project's own MNIST classifier.")
     return "\n".join(lines)
@@ -236,21 +232,14 @@ def training_summary(training):
 
 
 TAGS = ("pytorch", "gan", "conditional-gan", "mnist", "image-generation")
-INDEXED = [("accuracy", "accuracy", "Conditional accuracy (the project's MNIST classifier)"),
-           ("fd", "frechet_distance", "Fréchet distance, classifier features"),
-           ("fd_per_digit", "frechet_distance", "Per-digit Fréchet distance, mean"),
-           ("precision", "precision", "Precision (k=3)"), ("recall", "recall", "Recall (k=3)"),
-           ("c2st", "accuracy", "Two-sample test: a fresh critic's accuracy (0.5 = no tell)")]
-
-
 def eval_results(evaluation):
     """The evaluation as model-index entries, so that the Hub shows the numbers; None without one."""
     if not evaluation:
         return None
     return [EvalResult(task_type="unconditional-image-generation", dataset_type="mnist", dataset_name="MNIST",
-                       dataset_split="test", metric_type=kind, metric_name=name,
-                       metric_value=round(evaluation["model"][key], 4))
-            for key, kind, name in INDEXED if key in evaluation["model"]]
+                       dataset_split="test", metric_type=metric.hub_type, metric_name=metric.description,
+                       metric_value=round(evaluation["model"][metric.key], 4))
+            for metric in present(evaluation["model"]) if metric.hub_type]
 
 
 def write_model_card(folder, repo_id=None):

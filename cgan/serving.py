@@ -13,12 +13,26 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from cgan.generation import MAX_SEED, NOISE_SCALES, check_int, check_number_text, new_seed
-from cgan.hub import (BUNDLED_GENERATOR, TRAINING_FILE, arch_name, load_generator, noise_scale_text,
-                      read_evaluation, read_model_json, resolve_source, training_summary)
+from cgan.generation import (
+    MAX_SEED,
+    NOISE_SCALES,
+    check_int,
+    check_number_text,
+    new_seed,
+)
+from cgan.hub import (
+    BUNDLED_GENERATOR,
+    TRAINING_FILE,
+    arch_name,
+    load_generator,
+    noise_scale_text,
+    read_evaluation,
+    read_model_json,
+    resolve_source,
+    training_summary,
+)
 from cgan.plots import grid_image, save_gif
 
 MAX_SAMPLES = 64

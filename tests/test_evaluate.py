@@ -275,3 +275,37 @@ def test_json_output_has_the_two_sample_test_and_no_c2st_skips_it(capsys, data_d
         assert 0 <= result[side]["c2st"] <= 1 and 0 <= result[side]["pixel_tv"] <= 1
     main(["--n-per-digit", "20", "--json", "--no-c2st", "--data-dir", str(data_dir)])
     assert "c2st" not in json.loads(capsys.readouterr().out)["model"]
+
+
+class Replay(torch.nn.Module):
+    """A stand-in generator that draws given digits: the ones of each label, in turn (for the CAS on known sets)."""
+
+    z_dim, noise_scale = 4, 1.0
+
+    def __init__(self, images, labels):
+        super().__init__()
+        self.images, self.labels, self.used = images, labels, torch.zeros(10, dtype=torch.long)
+
+    def draw(self, z, labels):
+        out = []
+        for label in labels.tolist():
+            pool = self.images[self.labels == label]
+            out.append(pool[self.used[label] % len(pool)])
+            self.used[label] += 1
+        return torch.stack(out).numpy()
+
+
+def test_the_cas_trains_on_the_generators_digits_and_its_ceiling_on_real_ones(test_set, data_dir):
+    from cgan.data import load_mnist
+    from cgan.evaluate import classification_accuracy_score
+    train_images, train_labels = load_mnist(True, data_dir)
+    test_images, test_labels = test_set
+    real = Replay(train_images[:3000], train_labels[:3000])
+    # Digits drawn with their labels shuffled: a classifier trained on them learns nothing of real digits.
+    shuffled = train_labels[:3000][torch.randperm(3000, generator=torch.Generator().manual_seed(1))]
+    scrambled = Replay(train_images[:3000], shuffled)
+    kwargs = dict(test_images=test_images[:2000], test_labels=test_labels[:2000], n=3000, epochs=1)
+    cas, ceiling = classification_accuracy_score(real, train_images, train_labels, **kwargs)
+    assert cas > 0.85 and ceiling > 0.85 and abs(cas - ceiling) < 0.05  # real digits drawn: as good as real digits
+    cas_scrambled, ceiling_again = classification_accuracy_score(scrambled, train_images, train_labels, **kwargs)
+    assert cas_scrambled < 0.3 and ceiling_again == ceiling  # the ceiling is the real digits' alone, seeded

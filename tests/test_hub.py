@@ -84,9 +84,11 @@ def test_the_card_keeps_the_mixins_tags_and_carries_the_evaluation_as_model_inde
     (index,) = metadata["model-index"]
     assert index["name"] == "user/digits"
     metrics = {m["name"]: m["value"] for m in index["results"][0]["metrics"]}
-    assert metrics["Conditional accuracy (the project's MNIST classifier)"] == 0.995
-    assert metrics["Recall (k=3)"] == 0.85 and len(metrics) == 6
-    assert "| conditional accuracy | 99.50% |" in card
+    assert metrics["conditional accuracy: the asked digit is drawn (the project's MNIST classifier)"] == 0.995
+    assert metrics["recall (k = 3): real digits inside the samples' manifold"] == 0.85 and len(metrics) == 6
+    assert ("| accuracy | conditional accuracy: the asked digit is drawn (the project's MNIST classifier) | 99.50% |"
+            in card)
+    assert "| pixel TV | total-variation distance between the pixel-value histograms | 0.010 |" in card
 
 
 def test_an_evaluation_of_other_weights_is_not_shown(saved):

@@ -2,7 +2,7 @@
 
 One recipe (cgan/recipe.py), two budgets:
   quick   12 epochs, about 10 minutes on a 2-core CPU (the default without a CUDA GPU)
-  full    84 epochs, what made the bundled model: under 2 hours on a 2-core CPU, minutes on a GPU (the default on one)
+  full    72 epochs, what made the bundled model: under 2 hours on a 2-core CPU, minutes on a GPU (the default on one)
 
     python train.py                          # the recipe, on this device's budget
     python train.py --budget full            # the bundled model's budget, on any device
@@ -50,7 +50,7 @@ def eval_count(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=ARCHS, help="dcgan (default) or seed, the report's network")
-    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (84, the bundled model's); "
+    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (72, the bundled model's); "
                                                           "default: full on a CUDA GPU, else quick")
     parser.add_argument("--epochs", type=count(1), help="default: the budget's; more extends the run")
     parser.add_argument("--seed", type=count(0), help="default 0")

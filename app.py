@@ -1,5 +1,6 @@
 """cgan-digits in the browser: pick a digit, get as many handwritten versions as you like; write a number in one
-hand, see one hand write every digit, morph one digit or hand into another.
+hand, see one hand write every digit, morph one digit or hand into another, or draw a digit and have any number
+written in your own hand.
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
 
@@ -11,11 +12,14 @@ import os
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
+from gradio.components.image_editor import EditorData
+from PIL import Image
 
 from cgan.generation import NOISE_SCALES
-from cgan.serving import (FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe, load_for_app, serve,
-                          serve_grid, serve_morph, serve_number, serve_style_rows)
+from cgan.serving import (EXAMPLE_DRAWING, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe,
+                          load_for_app, serve, serve_grid, serve_morph, serve_my_hand, serve_number, serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -25,8 +29,24 @@ generator = load_for_app()
 # cores, and one request's few milliseconds of network gain nothing from more.
 torch.set_num_threads(1)
 
-# Keep upscaled pixels square wherever a digit is shown.
-CSS = ".pixelated img { image-rendering: pixelated; }"
+# Keep upscaled pixels square wherever a digit is shown; a result picture below its label and buttons, which Gradio
+# lays over the picture's top edge (on a phone the picture fills the frame, so they covered the digits); on a phone,
+# the gallery four digits to a row.
+CSS = """
+.pixelated img { image-rendering: pixelated; }
+.result-picture .image-frame { padding-top: 40px; box-sizing: border-box; }
+@media (max-width: 640px) { #digits .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; } }
+"""
+INPUT_WIDTH = 200  # px: four inputs side by side on a laptop, one under another on a phone
+
+
+class Blocks(gr.Blocks):
+    """The app's Blocks: an API call that leaves out trailing values (the noise scale, a seed) gets them empty, so the
+    handler uses the model's own noise scale or a fresh seed, or names a value that may not be left out. Plain
+    gr.Blocks refuses such a call with an error that it does not show the caller."""
+
+    def validate_inputs(self, block_fn, inputs):
+        inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
 
 
 def handle(serve_fn, *args):
@@ -38,15 +58,15 @@ def handle(serve_fn, *args):
 
 
 def generate(digit, n, seed, noise_scale=None):
-    """The generate endpoint, for API callers: (digit 0-9, n 1-64, seed or empty, noise scale or empty) -> (the
-    digits, one PNG each; seed used; the grid PNG)."""
+    """What the Digits tab shows, and its endpoint: (digit 0-9, n 1-64, seed or empty, noise scale or empty) -> (the
+    digits, one PNG each, for the gallery; seed used; the grid PNG to download)."""
     result = handle(serve, digit, n, seed, noise_scale)
     return result.image_paths, result.seed, result.grid_path
 
 
 def digits(digit, n, seed, noise_scale=None):
-    """What the Digits tab shows: (digit, n, seed, noise scale) -> (the grid picture, seed used, the same to
-    download)."""
+    """The digits endpoint, for API callers: (digit, n, seed, noise scale) -> (the digits as one grid picture, seed
+    used, the same to download)."""
     picture = handle(serve_grid, digit, n, seed, noise_scale)
     return picture.path, picture.seeds[0], picture.path
 
@@ -70,41 +90,80 @@ def morph(digit, to_digit, seed, to_seed, frames, noise_scale=None):
     return picture.path, *picture.seeds, picture.path
 
 
+def drawing_of(payload):
+    """The drawing a request carries, as an array: the sketchpad's (its layers flattened on white), an API caller's
+    picture file, or an array as it is; None for an empty canvas. ValueError for anything else."""
+    if payload is None or isinstance(payload, np.ndarray):
+        return payload
+    if isinstance(payload, dict) and {"background", "layers", "composite"} & payload.keys():
+        try:
+            value = sketch.preprocess(EditorData.model_validate(payload))
+        except Exception:  # not the sketchpad's payload after all
+            raise ValueError("the drawing could not be read: draw a digit on the canvas") from None
+        return None if value is None else value["composite"]
+    path = payload.get("path") if isinstance(payload, dict) else payload
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGBA"))
+    except (OSError, TypeError, ValueError, AttributeError):
+        raise ValueError("image must be a picture file (PNG or JPEG) of one digit drawn by hand") from None
+
+
+def my_hand(image, text, noise_scale=None):
+    """(a drawing of one digit, a number, noise scale) -> (the number in the drawing's hand, what the model read the
+    drawing as: the drawing and its digit in that hand, the digit read, the number to download)."""
+    written = handle(lambda generator, files: serve_my_hand(generator, files, drawing_of(image), text, noise_scale))
+    return written.path, written.understood_path, written.digit, written.path
+
+
+def my_hand_example(text, noise_scale=None):
+    """What the My hand tab shows before anything is drawn: the number in the hand of an example drawing."""
+    return my_hand(EXAMPLE_DRAWING, text, noise_scale)
+
+
 def neatness():
-    return gr.Slider(*NOISE_SCALES, value=generator.noise_scale, step=0.01,
+    return gr.Slider(*NOISE_SCALES, value=generator.noise_scale, step=0.01, min_width=INPUT_WIDTH,
                      label="Noise scale (lower: neater, more typical; higher: rarer styles)")
 
 
 def seed_box(elem_id, label="Seed"):
-    return gr.Textbox(label=label, placeholder="empty: a random seed", max_lines=1, elem_id=elem_id)
+    return gr.Textbox(label=label, placeholder="empty: a random seed", max_lines=1, elem_id=elem_id,
+                      min_width=INPUT_WIDTH)
 
 
 def digit_menu(label, value):
-    return gr.Dropdown(choices=list(range(10)), value=value, label=label, allow_custom_value=True)
+    return gr.Dropdown(choices=list(range(10)), value=value, label=label, allow_custom_value=True,
+                       min_width=INPUT_WIDTH)
 
 
-def wire(fn, inputs, outputs, name, triggers):
+def slider(low, high, value, label):
+    return gr.Slider(low, high, value=value, step=1, label=label, min_width=INPUT_WIDTH)
+
+
+def wire(fn, inputs, outputs, name, triggers, api_visibility="public"):
     # preprocess=False: the handler gets the raw values of any caller and validates them itself, with clear errors.
     # show_progress="hidden": a rejected input shows its message in a toast and leaves the last good result on
     # screen, where the progress overlay would cover every output with an "Error" badge (results take milliseconds,
     # so there is no progress to show).
     gr.on(triggers=triggers, fn=fn, inputs=inputs, outputs=outputs, api_name=name, preprocess=False,
-          trigger_mode="always_last", show_progress="hidden")
+          trigger_mode="always_last", show_progress="hidden", api_visibility=api_visibility)
 
 
 def actions(button_label, download_label, seed_labels=("Seed used",)):
-    """The row under a tab's inputs: its button, the seeds used (shown back, so any result can be made again), and
-    the download."""
+    """The row under a tab's inputs: its button, the seeds used (shown back, so any result can be made again; none for
+    a hand), and the download."""
     with gr.Row():
-        button = gr.Button(button_label, variant="primary")
-        seeds_used = [gr.Number(label=label, precision=0, interactive=False) for label in seed_labels]
-        download = gr.DownloadButton(download_label)
+        button = gr.Button(button_label, variant="primary", min_width=INPUT_WIDTH)
+        seeds_used = [gr.Number(label=label, precision=0, interactive=False, min_width=INPUT_WIDTH)
+                      for label in seed_labels]
+        download = gr.DownloadButton(download_label, min_width=INPUT_WIDTH)
     return button, seeds_used, download
 
 
 def picture(label, elem_id, format="png"):
     """A result shown as one picture, its pixels kept square."""
-    return gr.Image(label=label, elem_id=elem_id, type="filepath", format=format, elem_classes="pixelated",
+    return gr.Image(label=label, elem_id=elem_id, type="filepath", format=format,
+                    elem_classes=["pixelated", "result-picture"],
                     interactive=False)
 
 
@@ -114,52 +173,56 @@ def changes(inputs):
                                                      else (box.change,))]
 
 
-with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
+with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
     gr.Markdown("# cgan-digits\nA conditional GAN that writes any handwritten digit on demand. Same seed, same digits. "
                 "The noise decides *how* a digit is written, the label *which*: keep the noise and change the label, "
                 "and the same hand writes another digit.")
+    # Every tab draws its defaults as the page opens: each tab shows a result, and a seed it used, from the start.
     with gr.Tabs():
         with gr.Tab("Digits"):
             with gr.Row():
                 digit = digit_menu("Digit", 7)
-                count = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Number of samples")
+                count = slider(1, MAX_SAMPLES, 16, "Number of samples")
                 seed = seed_box("seed")
                 scale = neatness()
-            button, seed_used, download = actions("Generate", "Download grid (PNG)")
-            digits_picture = picture("Generated digits", "digits")
+            button, seed_used, download = actions("Generate", "Download all (PNG)")
+            # A tile per digit, its pixels kept square; a click opens it large, with its own download.
+            gallery = gr.Gallery(label="Generated digits", elem_id="digits", elem_classes="pixelated", columns=8,
+                                 height="auto", object_fit="contain", allow_preview=True,
+                                 buttons=["download", "fullscreen"], interactive=False)
             inputs = [digit, count, seed, scale]
-            wire(digits, inputs, [digits_picture, *seed_used, download], "digits",
+            wire(generate, inputs, [gallery, *seed_used, download], "generate",
                  [demo.load, button.click, *changes(inputs)])
-            # The same request with each digit as its own PNG, for API callers (gradio_client): a hidden gallery,
-            # since the page shows the digits as one picture, a single file for the browser to fetch.
+            # The same request as one grid picture, for API callers (gradio_client) that want a single file.
             with gr.Row(visible=False):
                 api_trigger = gr.Button()
-                api_gallery = gr.Gallery(format="png")
+                api_picture = gr.Image(type="filepath", format="png")
                 api_seed, api_grid = gr.Number(precision=0), gr.File()
-            wire(generate, inputs, [api_gallery, api_seed, api_grid], "generate", [api_trigger.click])
+            wire(digits, inputs, [api_picture, api_seed, api_grid], "digits", [api_trigger.click])
 
         with gr.Tab("Write a number"):
             with gr.Row():
-                text = gr.Textbox(label="Number (up to 12 digits, spaces allowed)", value="2026", max_lines=1)
-                hands = gr.Slider(1, MAX_HANDS, value=4, step=1, label="Hands")
+                text = gr.Textbox(label="Number (up to 12 digits, spaces allowed)", value="2026", max_lines=1,
+                                  min_width=INPUT_WIDTH)
+                hands = slider(1, MAX_HANDS, 4, "Hands")
                 number_seed = seed_box("number-seed")
                 number_scale = neatness()
             number_button, number_seed_used, number_download = actions("Write", "Download (PNG)")
             number_picture = picture("The number, one hand per line", "number")
             inputs = [text, hands, number_seed, number_scale]
             wire(write_number, inputs, [number_picture, *number_seed_used, number_download], "write_number",
-                 [number_button.click, *changes(inputs)])
+                 [demo.load, number_button.click, *changes(inputs)])
 
         with gr.Tab("One hand, 0-9"):
             with gr.Row():
-                rows = gr.Slider(1, MAX_ROWS, value=6, step=1, label="Hands (rows)")
+                rows = slider(1, MAX_ROWS, 6, "Hands (rows)")
                 rows_seed = seed_box("rows-seed")
                 rows_scale = neatness()
             rows_button, rows_seed_used, rows_download = actions("Write 0-9", "Download (PNG)")
             rows_picture = picture("Each row: one noise vector, the digits 0-9", "style-rows")
             inputs = [rows, rows_seed, rows_scale]
             wire(style_rows, inputs, [rows_picture, *rows_seed_used, rows_download], "style_rows",
-                 [rows_button.click, *changes(inputs)])
+                 [demo.load, rows_button.click, *changes(inputs)])
 
         with gr.Tab("Morph"):
             with gr.Row():
@@ -168,14 +231,41 @@ with gr.Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 from_seed = seed_box("morph-seed")
                 to_seed = seed_box("morph-to-seed", "To seed (empty: the same hand)")
             with gr.Row():
-                frames = gr.Slider(*FRAMES, value=24, step=1, label="Frames")
+                frames = slider(*FRAMES, 24, "Frames")
                 morph_scale = neatness()
             morph_button, morph_seeds_used, morph_download = actions("Morph", "Download (GIF)",
                                                                      ("Seed used", "To seed used"))
             animation = picture("Morph", "morph", format="gif")
             inputs = [from_digit, to_digit, from_seed, to_seed, frames, morph_scale]
             wire(morph, inputs, [animation, *morph_seeds_used, morph_download], "morph",
-                 [morph_button.click, *changes(inputs)])
+                 [demo.load, morph_button.click, *changes(inputs)])
+
+        with gr.Tab("My hand"):
+            gr.Markdown("Draw one digit, large, and the model writes any number the way you wrote it: it finds the "
+                        "noise vector whose drawing of your digit comes closest to yours. Until you draw, an example "
+                        "drawing's hand is shown.")
+            with gr.Row():
+                sketch = gr.Sketchpad(label="Draw one digit", elem_id="sketch", canvas_size=(280, 280), layers=False,
+                                      transforms=(), brush=gr.Brush(colors=["#000000"], default_size=12,
+                                                                    color_mode="fixed"), min_width=280)
+                with gr.Column(min_width=INPUT_WIDTH):
+                    hand_text = gr.Textbox(label="Number to write (up to 12 digits, spaces allowed)", value="2026",
+                                           max_lines=1)
+                    hand_scale = neatness()
+                    understood = picture("What it read: your drawing, and that digit in your hand", "understood")
+                    digit_read = gr.Number(label="Digit read", precision=0, interactive=False)
+            hand_button, _, hand_download = actions("Write in my hand", "Download (PNG)", seed_labels=())
+            hand_picture = picture("The number in your hand", "my-hand")
+            outputs = [hand_picture, understood, digit_read, hand_download]
+            wire(my_hand, [sketch, hand_text, hand_scale], outputs, "my_hand_sketch",
+                 [sketch.change, hand_button.click, hand_text.submit, hand_scale.change], api_visibility="undocumented")
+            wire(my_hand_example, [hand_text, hand_scale], outputs, "my_hand_example", [demo.load],
+                 api_visibility="undocumented")
+            # For API callers: a picture file of the drawing (gradio_client.handle_file), the number, the noise scale.
+            with gr.Row(visible=False):
+                api_hand_trigger = gr.Button()
+                api_drawing = gr.Image(type="filepath")
+            wire(my_hand, [api_drawing, hand_text, hand_scale], outputs, "my_hand", [api_hand_trigger.click])
 
     with gr.Accordion("About this model", open=False):
         gr.Markdown(describe(generator))

@@ -20,22 +20,25 @@ import shlex
 import sys
 import time
 
+from cgan.checks import check_int
 from cgan.data import DEFAULT_DATA_DIR, MnistUnavailableError
 from cgan.hub import EVALUATION_FILE, PushError, push_folder, save_model, write_model_card
 from cgan.models import ARCHS
 from cgan.recipe import BUDGETS
-from cgan.training import TrainConfig, TrainingError, TrainingInterrupted, train
+from cgan.training import TrainConfig, TrainingError, TrainingInterrupted, run_record, train
 
 
 def count(minimum):
+    """An argparse type: a whole number, `minimum` or more (cgan.checks.check_int)."""
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {text}")
-        return value
+        try:
+            return check_int("value", value, minimum)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix("value ")) from None
     return parse
 
 
@@ -89,7 +92,7 @@ def main(argv=None):
     except (ValueError, OSError, MnistUnavailableError, TrainingError) as error:
         sys.exit(f"error: {error}")
     folder = trainer.out / "generator"
-    save_model(model, folder, training=trainer.record(time.perf_counter() - start),
+    save_model(model, folder, training=run_record(trainer, time.perf_counter() - start),
                samples=trainer.watch.grid(model, model.noise_scale))
     print(f"saved the generator to {folder}")
 

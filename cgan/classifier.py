@@ -3,8 +3,11 @@
 Its 128-d penultimate layer is the feature space of the Fréchet distance and of precision/recall.
 """
 
+import contextlib
+import io
 import math
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +18,7 @@ from cgan.data import to_model_range
 from cgan.models import NUM_CLASSES
 
 FEATURE_DIM = 128
+BUNDLED_CLASSIFIER = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier"
 
 
 def conv_block(c_in, c_out):
@@ -102,6 +106,14 @@ def train_classifier(images, labels, epochs=6, batch_size=128, lr=3e-3, seed=0, 
             total += loss.item()
         log(f"classifier epoch {epoch + 1}/{epochs}: loss {total / steps_per_epoch:.4f}  {time.perf_counter() - start:.0f}s")
     return model.eval()
+
+
+def load_classifier(source=None):
+    """The evaluation classifier saved in `source` (a folder; default: the bundled checkpoints/classifier), in eval
+    mode. huggingface_hub prints "Loading weights from local directory" on stdout, which is kept for our output (a
+    `--json` prints JSON only)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return MnistClassifier.from_pretrained(str(source or BUNDLED_CLASSIFIER), strict=True).eval()
 
 
 def accuracy(model, images, labels):

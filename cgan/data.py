@@ -94,15 +94,20 @@ def validation_split(labels, per_digit=VALIDATION_PER_DIGIT):
     """(train indices, validation indices) into the MNIST training set: `per_digit` digits of each class held out,
     the same ones for every run. Training never sees them; what is chosen by measuring (the noise scale saved with a
     model, the choices behind the recipe) is chosen on them, so the test set stays for reporting."""
-    rng = torch.Generator().manual_seed(VALIDATION_SEED)
-    held = []
-    for digit in range(10):
-        idx = (labels == digit).nonzero().squeeze(1)
-        held.append(idx[torch.randperm(len(idx), generator=rng)[:per_digit]])
-    held = torch.cat(held).sort().values
+    held = torch.cat(pick_per_digit(labels, per_digit, torch.Generator().manual_seed(VALIDATION_SEED))).sort().values
     keep = torch.ones(len(labels), dtype=torch.bool)
     keep[held] = False
     return keep.nonzero().squeeze(1), held
+
+
+def pick_per_digit(labels, per_digit, rng):
+    """For each digit 0-9 in turn, the indices of `per_digit` of its `labels` (all, if it has fewer) in an order
+    drawn from `rng`: the one way every random pick of some digits of each class is made."""
+    picks = []
+    for digit in range(10):
+        idx = (labels == digit).nonzero().squeeze(1).cpu()
+        picks.append(idx[torch.randperm(len(idx), generator=rng)[:per_digit]])
+    return picks
 
 
 def to_model_range(images, ink=255):

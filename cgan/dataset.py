@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cgan.generation import MAX_SEED, check_int, new_seed
+from cgan.checks import check_int
+from cgan.generation import MAX_SEED, new_seed
 from cgan.hub import weights_sha256
 from cgan.models import NUM_CLASSES
 

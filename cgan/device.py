@@ -10,12 +10,21 @@ import torch
 def native_bf16(device):
     """Whether `device` does bf16 arithmetic in hardware, where training under bf16 autocast is faster than in fp32:
     a CUDA GPU with bf16, or a CPU with Intel's AMX. On the 2-core Xeon with AMX a training step of the CPU recipe
-    ran 1.5x as fast as in fp32 (benchmarks/bf16.py). A CPU without AMX has no bf16 matrix unit: it trains in fp32."""
+    ran 1.5x as fast as in fp32 (docs/training-notes.md). A CPU without AMX has no bf16 matrix unit: it trains in fp32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):  # recent torch; an older one stays in fp32
         return bool(torch.cpu.get_capabilities().get("amx_bf16"))
     return False
+
+
+def check_bf16(device, bf16):
+    """ValueError where bf16 training was asked for on a device that cannot do it."""
+    if bf16 and device.type == "mps":
+        raise ValueError("bf16 is for a CUDA GPU or a CPU; on mps train without it (--no-bf16)")
+    if bf16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"bf16 was asked for, but {torch.cuda.get_device_name(device)} has no bf16: "
+                         f"train without it (--no-bf16)")
 
 
 def pick_device(name):

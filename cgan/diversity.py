@@ -2,7 +2,7 @@
 
 import torch
 
-from cgan.data import to_model_range
+from cgan.data import pick_per_digit, to_model_range
 from cgan.models import NUM_CLASSES
 
 
@@ -23,14 +23,9 @@ class DiversityProbe:
     threshold = 0.5  # below this ratio for any digit, the generator is called collapsed
 
     def __init__(self, images, labels, seed=0, per_digit=64, ink=255):
-        gen = torch.Generator().manual_seed(seed)
         self.per_digit = per_digit
-        self.real_spread = []
-        for digit in range(NUM_CLASSES):
-            idx = (labels == digit).nonzero().squeeze(1).cpu()
-            pick = idx[torch.randperm(len(idx), generator=gen)[:per_digit]]
-            real = to_model_range(images[pick.to(images.device)], ink)  # as the trainer shows them to D
-            self.real_spread.append(mean_pairwise_distance(real).item())
+        self.real_spread = [mean_pairwise_distance(to_model_range(images[pick.to(images.device)], ink)).item()
+                            for pick in pick_per_digit(labels, per_digit, torch.Generator().manual_seed(seed))]
         self.noise_seed = seed + 1
 
     @torch.no_grad()

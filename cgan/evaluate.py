@@ -25,20 +25,11 @@ import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from cgan.classifier import FEATURE_DIM, MnistClassifier, accuracy, train_classifier
-from cgan.data import DEFAULT_DATA_DIR, load_mnist
+from cgan.classifier import FEATURE_DIM, accuracy, load_classifier, train_classifier
+from cgan.data import DEFAULT_DATA_DIR, load_mnist, pick_per_digit
 from cgan.dataset import balanced_labels, draw_in_chunks
 from cgan.device import pick_device
-from cgan.hub import (
-    BUNDLED_CLASSIFIER,
-    EVALUATION_FILE,
-    ROOT,
-    load_generator,
-    quiet_stdout,
-    resolve_source,
-    weights_sha256,
-    write_model_card,
-)
+from cgan.hub import EVALUATION_FILE, ROOT, load_generator, resolve_source, weights_sha256, write_model_card
 from cgan.metrics import present
 from cgan.models import NUM_CLASSES, to_fast_layout
 from cgan.two_sample import c2st, pixel_tv
@@ -158,81 +149,10 @@ class Evaluator:
         return self.score(images, labels, two_sample)
 
 
-# --- what the generator does beyond one digit (issue: numbers, hands, morphs) -----------------------------------
-
-
-def cut_out(number, span):
-    """The digit at columns `span` of a written number, back in the middle of a 28x28 image."""
-    start, stop = span
-    image = np.zeros((28, 28), dtype=np.uint8)
-    offset = (28 - (stop - start)) // 2
-    image[:, offset:offset + stop - start] = number[:, start:stop]
-    return image
-
-
-def number_readback(generator, classifier, n_numbers=1000, length=8, seed=0):
-    """Share of the digits of `n_numbers` written numbers (random digits, `length` each, one hand per number) that
-    the classifier reads as the intended digit when cut out again at their known position."""
-    rng = torch.Generator().manual_seed(seed)
-    correct = total = 0
-    for i in range(n_numbers):
-        digits = torch.randint(0, NUM_CLASSES, (length,), generator=rng).tolist()
-        numbers, spans = generator.write_number("".join(map(str, digits)), 1, seed + i, return_spans=True)
-        cut = torch.from_numpy(np.stack([cut_out(numbers[0], span) for span in spans[0]]))
-        correct += (classifier.predict(cut) == torch.tensor(digits)).sum().item()
-        total += length
-    return correct / total
-
-
-def hand_ratio(features):
-    """(rows, 10, d) features of style_rows' digits -> mean distance between digits of one row / mean distance
-    between digits of different rows, each digit's class mean removed first. Below 1: a row shares a hand."""
-    rows = len(features)
-    residual = (features - features.mean(0, keepdim=True)).reshape(rows * NUM_CLASSES, -1)
-    distances = torch.cdist(residual, residual)
-    row = torch.arange(rows).repeat_interleave(NUM_CLASSES)
-    same = row[:, None] == row[None, :]
-    other_digit = ~torch.eye(len(row), dtype=torch.bool)
-    return (distances[same & other_digit].mean() / distances[~same].mean()).item()
-
-
-def stroke_style(images):
-    """(..., 28, 28) uint8 digits -> (..., 2): how much ink and how slanted (the shear of the ink's second moments),
-    the two things a person first notices about a hand."""
-    x = torch.as_tensor(np.asarray(images)).float() / 255
-    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
-    ink = x.sum((-2, -1)).clamp_min(1e-6)
-    cx, cy = (x * xs).sum((-2, -1)) / ink, (x * ys).sum((-2, -1)) / ink
-    dx, dy = xs - cx[..., None, None], ys - cy[..., None, None]
-    slant = (x * dx * dy).sum((-2, -1)) / (x * dy * dy).sum((-2, -1)).clamp_min(1e-6)
-    return torch.stack([ink, slant], dim=-1)
-
-
-def shared_hand(generator, classifier, rows=100, seed=0):
-    """How much the digits of one style row share a hand: hand_ratio in the classifier's 128-d features, and in
-    stroke_style (ink and slant, each standardised), for `rows` rows of style_rows."""
-    images = torch.from_numpy(generator.style_rows(rows, seed))
-    with torch.inference_mode():
-        features = classifier.features(images.reshape(-1, 28, 28)).reshape(rows, NUM_CLASSES, -1)
-    style = stroke_style(images)
-    style = (style - style.mean(0)) / style.std(0)
-    return {"classifier_features": hand_ratio(features), "ink_and_slant": hand_ratio(style)}
-
-
 def real_sample(images, labels, n_per_digit, seed=0):
     """`n_per_digit` random training images of each digit: the real-data floor, drawn like a generator's samples."""
-    rng = torch.Generator().manual_seed(seed)
-    picks = []
-    for digit in range(NUM_CLASSES):
-        idx = (labels == digit).nonzero().squeeze(1)
-        picks.append(idx[torch.randperm(len(idx), generator=rng)[:n_per_digit]])
-    picks = torch.cat(picks)
+    picks = torch.cat(pick_per_digit(labels, n_per_digit, torch.Generator().manual_seed(seed)))
     return images[picks], labels[picks]
-
-
-def load_classifier(source=None):
-    with quiet_stdout():
-        return MnistClassifier.from_pretrained(str(source or BUNDLED_CLASSIFIER), strict=True).eval()
 
 
 NOISE_SCALE_PER_DIGIT = 500  # samples per digit at each scale the noise-scale choice measures: as many as the

@@ -7,6 +7,7 @@
     python -m cgan.generate --morph --digit 3 --to-digit 8 --seed 5 --out morph.gif   # one hand, from 3 to 8
                                                           # (.png: the frames side by side)
     python -m cgan.generate --morph --digit 3 --seed 5 --to-seed 6 --out morph.gif    # one digit, two hands
+    python -m cgan.generate --hand drawing.png --number 2026 --out mine.png   # a number in the hand of a drawing
     python -m cgan.generate --dataset 60000 --out synth/        # a synthetic MNIST, read by torchvision's MNIST
     python -m cgan.generate --dataset 20000 --digits 3,8 --test 2000 --seed 1 --out synth38/   # some digits only
 """
@@ -17,28 +18,33 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from cgan.dataset import write_dataset
 from cgan.hub import load_generator
 from cgan.plots import save_gif, save_grid
 
 SUFFIXES = {"digits": (".png", ".npy"), "number": (".png", ".npy"), "style rows": (".png", ".npy"),
-            "morph": (".gif", ".png", ".npy")}
+            "morph": (".gif", ".png", ".npy"), "hand": (".png", ".npy")}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m cgan.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--number", metavar="TEXT", help="write this number (1-12 digits, spaces allowed) in one hand")
+    parser.add_argument("--number", metavar="TEXT", help="write this number (1-12 digits, spaces allowed) in one "
+                                                          "hand")
     what.add_argument("--style-rows", action="store_true", help="--n rows, each the digits 0-9 in one hand")
     what.add_argument("--morph", action="store_true", help="an animation from --digit/--seed to --to-digit/--to-seed")
+    what.add_argument("--hand", metavar="PICTURE", help="a picture of one digit drawn by hand: write --number (default "
+                                                         "0123456789) in its hand (cgan/hands.py)")
     what.add_argument("--dataset", type=int, metavar="N", help="a labelled synthetic MNIST of N training digits in "
                                                                 "the folder --out (cgan/dataset.py)")
     parser.add_argument("--digits", type=digit_list, help="--dataset: the digits to draw, e.g. 3,8 (default: 0-9)")
     parser.add_argument("--test", type=int, default=10_000, help="--dataset: test digits, drawn apart from the "
                                                                   "training ones (default 10,000)")
-    parser.add_argument("--digit", type=int, help="the digit to draw, 0-9 (digits and --morph)")
+    parser.add_argument("--digit", type=int, help="the digit to draw, 0-9 (digits and --morph); with --hand, the digit "
+                                                  "drawn (default: read from the picture)")
     parser.add_argument("--n", type=int, default=None, help="how many samples, rows or hands (default 16; 1 for "
                                                              "--number, 10 for --style-rows)")
     parser.add_argument("--seed", type=int, default=None, help="same seed, same images (default: random)")
@@ -55,8 +61,12 @@ def parse_args(argv):
                                                       "the bundled checkpoints/generator)")
     parser.add_argument("--nrow", type=int, default=8, help="images per grid row for digits (default 8)")
     args = parser.parse_args(argv)
-    args.mode = ("number" if args.number is not None else "style rows" if args.style_rows
-                 else "morph" if args.morph else "dataset" if args.dataset is not None else "digits")
+    if args.number is not None and (args.style_rows or args.morph or args.dataset is not None):
+        parser.error("--number writes a number, alone or in the hand of --hand; not with --style-rows, --morph or "
+                     "--dataset")
+    args.mode = ("hand" if args.hand is not None else "number" if args.number is not None
+                 else "style rows" if args.style_rows else "morph" if args.morph
+                 else "dataset" if args.dataset is not None else "digits")
     if args.mode == "dataset":
         if args.digit is not None or args.to_digit is not None or args.to_seed is not None:
             parser.error("--dataset draws every digit (or --digits); --digit, --to-digit and --to-seed are not for it")
@@ -71,6 +81,8 @@ def parse_args(argv):
         parser.error(f"--out: folder {out.parent} does not exist")
     if args.mode in ("digits", "morph") and args.digit is None:
         parser.error(f"--digit is required for {args.mode}")
+    if args.mode == "hand" and (args.seed is not None or args.n is not None):
+        parser.error("--hand writes in the drawing's hand: --seed and --n are not for it")
     if args.mode != "morph" and (args.to_digit is not None or args.to_seed is not None):
         parser.error("--to-digit and --to-seed are for --morph")
     return args
@@ -86,6 +98,16 @@ def digit_list(text):
 def make(generator, args):
     """(the uint8 array, a sentence saying what it is) for the parsed arguments."""
     scale = args.noise_scale
+    if args.mode == "hand":
+        try:
+            with Image.open(args.hand) as picture:
+                drawing = np.asarray(picture.convert("RGBA"))
+        except OSError as error:
+            raise ValueError(f"--hand {args.hand}: not a picture that can be read ({error})") from None
+        hand = generator.find_hand(drawing, args.digit, scale)
+        text = args.number or "0123456789"
+        return (generator.write_number(text, hand=hand),
+                f"the number {text.strip()!r} in the hand of {args.hand} (read as a {hand.digit})")
     if args.mode == "number":
         n = 1 if args.n is None else args.n
         return generator.write_number(args.number, n, args.seed, scale), f"{n} x the number {args.number.strip()!r}"
@@ -127,7 +149,7 @@ def main(argv=None):
     elif args.mode == "style rows":
         save_grid(images.reshape(-1, 28, 28), out, nrow=10)
     else:
-        save_grid(images, out, nrow=1 if args.mode == "number" else max(1, args.nrow))
+        save_grid(images, out, nrow=1 if args.mode in ("number", "hand") else max(1, args.nrow))
     print(f"wrote {what} to {out}")
 
 

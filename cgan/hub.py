@@ -5,10 +5,8 @@ pushing to the Hub.
 """
 
 import argparse
-import contextlib
 import hashlib
 import inspect
-import io
 import json
 import os
 import sys
@@ -22,17 +20,10 @@ from cgan.metrics import present
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_GENERATOR = ROOT / "checkpoints" / "generator"
-BUNDLED_CLASSIFIER = ROOT / "checkpoints" / "classifier"
 MODEL_ENV = "CGAN_MODEL"
 EVALUATION_FILE = "evaluation.json"  # written beside the weights by `python -m cgan.evaluate --save`
 WEIGHTS_FILE = "model.safetensors"
 TRAINING_FILE = "training.json"  # how the weights were trained: config, epochs, minutes
-
-
-def quiet_stdout():
-    """huggingface_hub prints "Loading weights from local directory" on stdout; keep stdout for our output
-    (`--json` must print JSON only)."""
-    return contextlib.redirect_stdout(io.StringIO())
 
 
 def resolve_source(source=None):

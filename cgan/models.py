@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from cgan.checks import check_int
+
 NUM_CLASSES = 10
 ARCHS = ("dcgan", "seed")
 DEFAULT_ARCH = "dcgan"
@@ -34,7 +36,7 @@ def to_fast_layout(network, device):
     work in that layout and reorder NCHW tensors to it and back at every layer. For the evaluation's networks: on the
     2-core CPU it made the classifier's features 1.65x faster and the C2ST critic's training step 1.33x; a training
     step of the GAN in fp32 only about 1.03x and generation 1.07x, not worth changing their float rounding for
-    (benchmarks/memory_format.py). Under bf16 the trainer puts D and its classifier in it (benchmarks/bf16.py). On a
+    (docs/training-notes.md). Under bf16 the trainer puts D and its classifier in it. On a
     GPU it is untested, so there the layout stays as it is."""
     device = torch.device(device)
     network = network.to(device)
@@ -289,8 +291,7 @@ def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_st
     if arch == "seed" and size != "small":
         raise ValueError(f"the seed architecture comes in one size (small), got {size!r}")
     for name, value in (("d_stem", d_stem), ("g_fine", g_fine)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 256:
-            raise ValueError(f"{name} must be a whole number of channels, 0-256, got {value!r}")
+        check_int(name, value, 0, 256)  # channels
     if arch == "seed" and g_fine:
         raise ValueError("the seed architecture keeps the report's generator; g_fine is for dcgan")
     if arch == "seed" and (deep_d or d_size is not None or d_stem):

@@ -10,7 +10,8 @@ docs/training-notes.md.
 import dataclasses
 import math
 
-from cgan.generation import NOISE_SCALES, check_int
+from cgan.checks import check_int
+from cgan.generation import check_noise_scale
 from cgan.models import DEFAULT_ARCH, NUM_CLASSES, OUTPUTS, SIZES, check_arch  # noqa: F401 (NUM_CLASSES: re-export)
 
 BUDGETS = ("quick", "full")
@@ -107,20 +108,17 @@ def check_recipe(arch, recipe):
         if arch == "seed" and value:
             raise ValueError(f"the seed architecture keeps the report's loss; {name} is for dcgan")
     for name in ("epochs", "batch_size"):
-        value = getattr(recipe, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number, 1 or more, got {value!r}")
+        check_int(name, getattr(recipe, name), 1)
     if not (isinstance(recipe.lr, (int, float)) and math.isfinite(recipe.lr) and recipe.lr > 0):
         raise ValueError(f"lr must be a number above 0, got {recipe.lr!r}")
     epoch, factor = recipe.lr_drop_epoch, recipe.lr_drop_factor
-    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
-        raise ValueError(f"lr_drop_epoch must be a whole number of epochs, 0 or more, got {epoch!r}")
+    if epoch is not None:
+        check_int("lr_drop_epoch", epoch, 0)
     if not (isinstance(factor, (int, float)) and 0 < factor <= 1):
         raise ValueError(f"lr_drop_factor must be more than 0 and at most 1, got {factor!r}")
     check_int("ink", recipe.ink, 1, 255)
-    low, high = NOISE_SCALES
-    if any(not (isinstance(s, (int, float)) and low <= s <= high) for s in recipe.noise_scales):
-        raise ValueError(f"noise_scales must be numbers {low}-{high}, got {recipe.noise_scales!r}")
+    for scale in recipe.noise_scales:
+        check_noise_scale(scale)
     if recipe.noise_scales and not recipe.validation:
         raise ValueError("choosing a noise scale needs the validation split (validation=True)")
 

@@ -13,15 +13,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw
 
-from cgan.generation import (
-    MAX_SEED,
-    NOISE_SCALES,
-    check_int,
-    check_number_text,
-    new_seed,
-)
+from cgan.checks import check_int
+from cgan.drawings import check_number_text
+from cgan.generation import MAX_SEED, NOISE_SCALES, check_noise_scale, new_seed
 from cgan.hub import (
     BUNDLED_GENERATOR,
     TRAINING_FILE,
@@ -75,17 +72,15 @@ def parse_seed(seed, name="seed"):
 
 
 def parse_noise_scale(value):
-    """A noise scale in NOISE_SCALES (sliders send floats, API callers anything), or None for the model's own."""
+    """A noise scale in NOISE_SCALES (sliders send floats, API callers anything, text too), or None for the model's
+    own; ValueError naming what was sent otherwise."""
     if is_empty(value):
         return None
-    low, high = NOISE_SCALES
     try:
-        number = None if isinstance(value, bool) else float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not (math.isfinite(number) and low <= number <= high):
-        raise ValueError(f"noise_scale must be a number {low}-{high}, got {value!r}")
-    return number
+        return check_noise_scale(float(value.strip()) if isinstance(value, str) else value)
+    except ValueError:
+        low, high = NOISE_SCALES
+        raise ValueError(f"noise_scale must be a number {low}-{high}, got {value!r}") from None
 
 
 def parse_request(digit, n, seed, noise_scale=None):
@@ -219,6 +214,39 @@ def serve_morph(generator, files, digit, to_digit, seed, to_seed, frames, noise_
     animation = generator.morph(digit, to_digit, seed, to_seed, frames, noise_scale)
     name = f"morph-{digit}-to-{to_digit}_seed-{seed}-to-{to_seed}_frames-{frames}{scale_tag(noise_scale)}"
     return Picture(files.save_animation(animation, name), (seed, to_seed))
+
+
+def example_drawing():
+    """A 7 as a visitor might draw it with a mouse on the app's 280x280 canvas, black on white: the hand the My hand
+    tab shows before anything is drawn."""
+    canvas = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(canvas).line([(76, 70), (204, 62), (132, 222)], fill=0, width=22, joint="curve")
+    return np.asarray(canvas)
+
+
+EXAMPLE_DRAWING = example_drawing()
+
+
+@dataclass
+class Written:
+    """A number written in the hand of a drawing: the number (a PNG, which is also the download), and what the model
+    understood the drawing as, its digit drawn in that hand beside the drawing as prepared (a PNG)."""
+    path: str
+    understood_path: str
+    digit: int
+
+
+def serve_my_hand(generator, files, image, text, noise_scale=None):
+    """`text` written in the hand of `image`, a drawing of one digit (an array, as a canvas or a picture file gives
+    it): ValueError for an empty drawing, a scribble, or a bad number or noise scale."""
+    text, noise_scale = check_number_text(text), parse_noise_scale(noise_scale)
+    if image is None:
+        raise ValueError("the drawing is empty: draw a digit")
+    hand = generator.find_hand(image, noise_scale=noise_scale)
+    number = grid_image(generator.write_number(text, hand=hand), nrow=1)
+    understood = grid_image(np.stack([hand.drawing, generator.generate(hand.digit, hand=hand)[0]]), nrow=2)
+    name = f"my-hand-{hand.digit}_number-{text.replace(' ', '-')}"
+    return Written(files.save_picture(number, name), files.save_picture(understood, f"{name}_read"), hand.digit)
 
 
 def load_for_app(source=None):

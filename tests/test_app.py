@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # every test here serves the app (and some drive a browser): minutes in all
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("CGAN_TEST_ARTIFACTS", ROOT / "artifacts" / "tests"))
 
@@ -102,6 +104,42 @@ def test_bad_inputs_get_a_clear_error_and_the_app_keeps_serving(client, digit, n
     assert len(client.predict(1, 1, 1, api_name="/generate")[0]) == 1
 
 
+def test_my_hand_writes_a_number_in_the_hand_of_a_drawn_digit(client, test_set, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from cgan import load_generator
+    from cgan.plots import grid_image
+    images, labels = test_set
+    drawing = tmp_path / "seven.png"
+    canvas = 255 - np.asarray(Image.fromarray(images[0].numpy()).resize((280, 280), Image.Resampling.NEAREST))
+    Image.fromarray(canvas).save(drawing)  # black on white, 10x, as a canvas gives it
+    picture, understood, digit, download = client.predict(handle_file(str(drawing)), "2026", None,
+                                                          api_name="/my_hand")
+    assert digit == labels[0] and Path(download).name == Path(picture).name
+    generator = load_generator()
+    hand = generator.find_hand(canvas)
+    assert np.array_equal(np.asarray(Image.open(picture))[::4, ::4],
+                          grid_image(generator.write_number("2026", hand=hand), nrow=1))
+    assert np.asarray(Image.open(understood)).shape == (4 * 32, 4 * 62)  # the drawing and its digit in the hand, padded
+    blank = tmp_path / "blank.png"
+    Image.new("L", (280, 280), 255).save(blank)
+    with pytest.raises(AppError, match="the drawing is empty: draw a digit"):
+        client.predict(handle_file(str(blank)), "2026", None, api_name="/my_hand")
+    with pytest.raises(AppError, match="text must be 1-12 digits"):
+        client.predict(handle_file(str(drawing)), "20x6", None, api_name="/my_hand")
+
+
+def test_a_raw_api_call_without_the_noise_scale_gets_the_models_own(app_url):
+    event, data = submit(app_url, "generate", [7, 3, 5])  # three values of four, as curl would send them
+    assert event == "complete", data
+    from cgan import load_generator
+    for item, want in zip(data[0], load_generator().generate(7, 3, 5), strict=True):
+        with urllib.request.urlopen(item["image"]["url"]) as response:  # a gallery item: its image and caption
+            assert np.array_equal(np.asarray(Image.open(io.BytesIO(response.read()))), want)
+    event, data = submit(app_url, "generate", [7])
+    assert event == "error" and "n must be an integer 1-64, got None" in data["error"]
+
+
 def test_the_other_tabs_endpoints_answer_with_their_picture_and_seeds(client):
     from cgan import load_generator
     from cgan.plots import grid_image
@@ -155,7 +193,7 @@ def test_concurrent_calls_each_get_exactly_their_own_images(client, app_url):
 
 def shown_picture(page, app_url, selector):
     """The pixels of the picture a page shows in `selector`, fetched as the browser fetched them."""
-    source = page.locator(f"{selector} img").get_attribute("src")
+    source = page.locator(f"{selector} img").first.get_attribute("src")
     with urllib.request.urlopen(source if source.startswith("http") else app_url + source.lstrip("/")) as response:
         return np.asarray(Image.open(io.BytesIO(response.read())))
 
@@ -165,24 +203,52 @@ def wait_for_picture(page, selector, name):
                            timeout=60000)
 
 
-def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url):
-    playwright = pytest.importorskip("playwright.sync_api")
+def tiles(page):
+    return page.locator("#digits .grid-container img")
+
+
+def wait_for_tiles(page, name, count):
+    """Wait until the gallery shows `count` tiles of the request `name` (its files' names)."""
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#digits .grid-container img')].filter(i => i.src.includes('{name}')).length"
+        f" === {count}", timeout=60000)
+
+
+def open_tab(page, name):
+    """Click a tab: in the tab bar, or on a narrow screen in the "..." menu the bar keeps the tabs it has no room for."""
+    tab = page.get_by_role("tab", name=name)
+    if not (tab.count() and tab.first.is_visible()):
+        page.locator(".overflow-menu button").first.click()
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.first.click()
+
+
+def seeds_shown(page):
+    return [box.input_value() for box in page.locator("input[aria-label='Seed used']").all()]
+
+
+def launch(playwright):
     if not Path("/usr/bin/chromium").exists():
         pytest.fail("the browser test needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"])
+
+
+def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url):
+    playwright = pytest.importorskip("playwright.sync_api")
     from cgan import load_generator
-    from cgan.plots import grid_image
     generator = load_generator()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1100})
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
             page.goto(app_url)
-            # The first visit already shows the default 16 sevens.
-            wait_for_picture(page, "#digits", "_digit-7_n-16_seed-")
-
+            # The first visit already shows the default 16 sevens, each a tile, all on the screen without scrolling.
+            wait_for_tiles(page, "_digit-7_n-16_seed-", 16)
+            assert all(tile.bounding_box()["y"] + tile.bounding_box()["height"] <= 900 for tile in tiles(page).all())
+            assert min(tile.bounding_box()["width"] for tile in tiles(page).all()) >= 100  # readable at a glance
             page.get_by_label("Digit", exact=True).click()
             page.get_by_role("option", name="3", exact=True).click()
             count = page.get_by_label("number input for Number of samples")
@@ -190,31 +256,59 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url
             count.press("Enter")
             page.locator("#seed").get_by_label("Seed", exact=True).fill("1234")
             page.get_by_role("button", name="Generate").click()
-            wait_for_picture(page, "#digits", "_digit-3_n-5_seed-1234")
+            wait_for_tiles(page, "_digit-3_n-5_seed-1234", 5)
             page.wait_for_function(
                 "document.querySelector('input[aria-label=\"Seed used\"]').value === '1234'", timeout=60000)
-            # The digits asked for, pixel for pixel (the picture is 2x; the page scales it with square pixels).
-            expected = grid_image(generator.generate(3, 5, 1234), nrow=8)
-            assert np.array_equal(shown_picture(page, app_url, "#digits")[::2, ::2], expected)
+            # The digits asked for, pixel for pixel, in order.
+            shown = [tile.get_attribute("src") for tile in tiles(page).all()]
+            for source, want in zip(shown, generator.generate(3, 5, 1234), strict=True):
+                with urllib.request.urlopen(source if source.startswith("http") else app_url + source) as response:
+                    assert np.array_equal(np.asarray(Image.open(io.BytesIO(response.read()))), want)
             page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
+
+            # A click opens a digit large, and that digit downloads on its own; the grid downloads whole.
+            tile_height = tiles(page).first.bounding_box()["height"]
+            tiles(page).nth(2).click()
+            large = page.locator("#digits [data-testid='detailed-image']")
+            large.wait_for(timeout=30000)
+            assert large.bounding_box()["height"] >= 1.5 * tile_height
+            assert "_digit-3_n-5_seed-1234_03.png" in large.get_attribute("src")
+            with page.expect_download() as one:
+                page.locator("#digits").get_by_label("Download").first.click()
+            assert one.value.suggested_filename.endswith("_digit-3_n-5_seed-1234_03.png")
+            page.screenshot(path=str(ARTIFACTS / "app-digit-opened.png"), full_page=True)
+            page.keyboard.press("Escape")
+            with page.expect_download() as whole:
+                page.get_by_role("button", name="Download all (PNG)").click()
+            grid = np.asarray(Image.open(whole.value.path()))
+            assert whole.value.suggested_filename.endswith("digit-3_n-5_seed-1234.png") and grid.shape[1] > 5 * 28
 
             # Changing an input regenerates without a click.
             count.fill("3")
             count.press("Enter")
-            wait_for_picture(page, "#digits", "_digit-3_n-3_seed-1234")
-            shown = page.locator("#digits img").get_attribute("src")
+            wait_for_tiles(page, "_digit-3_n-3_seed-1234", 3)
+            shown = [tile.get_attribute("src") for tile in tiles(page).all()]
 
             # A bad seed: the message says what to fix, and the last good result stays on screen.
             seed_box = page.locator("#seed").get_by_label("Seed", exact=True)
             seed_box.fill("abc")
             seed_box.press("Enter")
             page.get_by_text("seed must be an integer 0-4294967295, got 'abc'").wait_for(timeout=60000)
-            assert page.locator("#digits img").get_attribute("src") == shown
-            assert page.locator("#digits img").is_visible()
-            assert page.locator("input[aria-label='Seed used']").first.input_value() == "1234"
+            assert [tile.get_attribute("src") for tile in tiles(page).all()] == shown
+            assert seeds_shown(page)[0] == "1234"
             page.screenshot(path=str(ARTIFACTS / "app-bad-seed.png"), full_page=True)
 
-            # Another tab: write a number and see it.
+            # Every other tab shows its defaults drawn, with the seed it used, before any button is pressed.
+            for tab, selector in (("Write a number", "#number"), ("One hand, 0-9", "#style-rows"),
+                                  ("Morph", "#morph"), ("My hand", "#my-hand")):
+                page.get_by_role("tab", name=tab).click()
+                page.wait_for_function(f"document.querySelector('{selector} img')?.src", timeout=60000)
+            names = {selector: page.locator(f"{selector} img").first.get_attribute("src")
+                     for selector in ("#number", "#style-rows")}
+            used = [seed for seed in seeds_shown(page) if seed]
+            assert len(used) == 4 and f"_seed-{used[1]}" in names["#number"] and f"_seed-{used[2]}" in names["#style-rows"]
+
+            # Write a number and see it.
             page.get_by_role("tab", name="Write a number").click()
             page.get_by_label("Number (up to 12 digits, spaces allowed)").fill("0151 234")
             hands = page.get_by_label("number input for Hands", exact=True)
@@ -223,7 +317,7 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url
             page.locator("#number-seed").get_by_label("Seed", exact=True).fill("9")
             page.get_by_role("button", name="Write", exact=True).click()
             wait_for_picture(page, "#number", "number-0151-234_n-2_seed-9")
-            page.screenshot(path=str(ARTIFACTS / "app-number.png"), full_page=True)
+            from cgan.plots import grid_image
             expected = grid_image(generator.write_number("0151 234", 2, 9, generator.noise_scale), nrow=1)
             assert np.array_equal(shown_picture(page, app_url, "#number")[::4, ::4], expected)
         finally:
@@ -231,14 +325,82 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url
     assert (ARTIFACTS / "app.png").stat().st_size > 0
 
 
+def test_browser_user_draws_a_digit_and_gets_a_number_in_that_hand(app_url):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(app_url)
+            page.get_by_role("tab", name="My hand").click()
+            wait_for_picture(page, "#my-hand", "my-hand-")  # the example drawing's hand, before anything is drawn
+            example = page.locator("#my-hand img").get_attribute("src")
+            canvas = page.locator("#sketch .pixi-target canvas").first
+            canvas.wait_for(state="visible", timeout=30000)
+            page.locator("#sketch").get_by_role("button", name="Brush").click()  # as the canvas asks: the draw tool
+            box = canvas.bounding_box()
+            x, y, size = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"])
+            page.mouse.move(x, y - 0.3 * size)  # a 1: one stroke from top to bottom
+            page.mouse.down()
+            page.mouse.move(x + 0.02 * size, y + 0.3 * size, steps=25)
+            page.mouse.up()
+            page.wait_for_function(f"document.querySelector('#my-hand img')?.src !== '{example}'", timeout=60000)
+            assert "_number-2026" in page.locator("#my-hand img").get_attribute("src")
+            page.wait_for_function("document.querySelector('input[aria-label=\"Digit read\"]').value === '1'",
+                                   timeout=60000)
+            page.screenshot(path=str(ARTIFACTS / "app-my-hand.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_on_a_phone_every_tab_stacks_its_inputs_and_nothing_covers_the_digits(app_url):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                    has_touch=True)
+            page.goto(app_url)
+            wait_for_tiles(page, "_digit-7_n-16_seed-", 16)
+            inputs = [page.locator(f"#{name}").first for name in ("seed",)] + [
+                page.get_by_label("Digit", exact=True), page.get_by_label("number input for Number of samples")]
+            tops = sorted(box.bounding_box()["y"] for box in inputs)
+            assert tops[1] - tops[0] > 20 and tops[2] - tops[1] > 20  # one under another, not side by side
+            # Each tile is what a finger lands on at its centre: no button or overlay lies on the digits.
+            for tile in tiles(page).all()[:8]:
+                tile.scroll_into_view_if_needed()
+                box = tile.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+                hit = page.evaluate(f"document.elementFromPoint({box['x'] + box['width'] / 2}, "
+                                    f"{box['y'] + box['height'] / 2})?.tagName")
+                assert hit == "IMG", hit
+            page.screenshot(path=str(ARTIFACTS / "app-phone.png"), full_page=True)
+            for tab, selector in (("Write a number", "#number"), ("One hand, 0-9", "#style-rows"),
+                                  ("Morph", "#morph"), ("My hand", "#my-hand")):
+                open_tab(page, tab)
+                page.wait_for_function(f"document.querySelector('{selector} img')?.src", timeout=60000)
+                page.locator(f"{selector} img").first.scroll_into_view_if_needed()
+                picture = page.locator(f"{selector} img").first.bounding_box()
+                assert picture["x"] >= 0 and picture["x"] + picture["width"] <= 390
+                # The picture's label and buttons sit above it, not on it: its top row is the picture itself.
+                hit = page.evaluate(f"document.elementFromPoint({picture['x'] + picture['width'] - 8}, "
+                                    f"{picture['y'] + 4})?.tagName")
+                assert hit == "IMG", (tab, hit)
+                page.screenshot(path=str(ARTIFACTS / f"app-phone-{selector[1:]}.png"), full_page=True)
+        finally:
+            browser.close()
+
+
 # --- under load ---------------------------------------------------------------------------------------------------
 
-def test_the_load_benchmarks_quick_mode_gets_every_request_and_file(app_url):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import load
-    for endpoint in ("digits", "generate"):
-        result = load.run(app_url, requests=50, concurrency=8, n=16, endpoint=endpoint)
-        assert result["failures"] == 0, result["failure_examples"]
+def test_the_load_benchmarks_quick_mode_gets_every_request_and_file(app_url, tmp_path):
+    for endpoint in ("generate", "digits"):
+        done = subprocess.run([sys.executable, "-m", "benchmarks.load", "--url", app_url, "--requests", "50",
+                               "--concurrency", "8", "--repeats", "1", "--endpoint", endpoint, "--out", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads((tmp_path / f"load-{endpoint}.json").read_text())
+        assert result["median"]["failures"] == 0 and result["runs"][0]["requests"] == 50, result
 
 
 def submit(url, endpoint, data):

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from cgan.classifier import accuracy
 from cgan import load_generator
-from cgan.evaluate import Evaluator, covered, k_nearest_radii, load_classifier, main, precision_recall, real_sample
+from cgan.classifier import accuracy, load_classifier
+from cgan.evaluate import Evaluator, covered, k_nearest_radii, main, precision_recall, real_sample
 
 
 class Identity(torch.nn.Module):
@@ -47,6 +47,16 @@ def test_a_collapsed_set_has_precision_but_no_recall():
     collapsed = real[:1].repeat(1000, 1) + 1e-4 * torch.randn(1000, 16)
     precision, recall = precision_recall(real, collapsed)
     assert precision == 1.0 and recall < 0.01
+
+
+def test_precision_and_recall_use_each_points_third_nearest_neighbour():
+    # Real points 3 apart on a line: an end point's third neighbour is 9 away, its first 3. A fake 4 beyond the end
+    # lies inside that point's ball at k = 3 and outside at k = 1.
+    real = torch.zeros(10, 2)
+    real[:, 0] = torch.arange(10) * 3.0
+    fake = torch.cat([torch.tensor([[-4.0, 0.0]]), real[2:6]])  # and four fakes on real points
+    assert precision_recall(real, fake)[0] == 1.0
+    assert precision_recall(real, fake, k=1)[0] == pytest.approx(0.8)
 
 
 def test_a_far_away_set_has_neither():
@@ -103,20 +113,21 @@ def test_json_output_has_every_number(capsys, data_dir):
     assert result["real"]["accuracy"] >= 0.95  # the floor is real digits of each asked-for digit
 
 
+@pytest.mark.slow
 def test_another_noise_scale_is_measured_and_reported_but_not_saved_over_the_model(capsys, data_dir, tmp_path):
     main(["--n-per-digit", "10", "--json", "--no-c2st", "--data-dir", str(data_dir)])
     plain = json.loads(capsys.readouterr().out)
-    main(["--n-per-digit", "10", "--json", "--no-c2st", "--noise-scale", "3", "--data-dir", str(data_dir)])
+    main(["--n-per-digit", "10", "--json", "--no-c2st", "--noise-scale", "1.5", "--data-dir", str(data_dir)])
     wide = json.loads(capsys.readouterr().out)
-    assert (plain["noise_scale"], wide["noise_scale"]) == (load_generator().noise_scale, 3.0)  # its own, then 3
-    assert wide["model"]["fd"] > plain["model"]["fd"]  # three times the noise draws off the digits' distribution
+    assert (plain["noise_scale"], wide["noise_scale"]) == (load_generator().noise_scale, 1.5)  # its own, then 1.5
+    assert wide["model"]["fd"] > plain["model"]["fd"]  # a wider noise draws off the digits' distribution
     assert wide["real"] == plain["real"]
-    main(["--n-per-digit", "10", "--no-c2st", "--noise-scale", "3", "--data-dir", str(data_dir)])
-    assert "noise scale 3" in capsys.readouterr().out
+    main(["--n-per-digit", "10", "--no-c2st", "--noise-scale", "1.5", "--data-dir", str(data_dir)])
+    assert "noise scale 1.5" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["--n-per-digit", "10", "--noise-scale", "3", "--save"])
+        main(["--n-per-digit", "10", "--noise-scale", "1.5", "--save"])
     assert "--save records the model as it is saved" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="noise_scale must be a number above 0"):
+    with pytest.raises(SystemExit, match="noise_scale must be a number 0.3-1.5, got 0.0"):
         main(["--n-per-digit", "10", "--no-c2st", "--noise-scale", "0", "--data-dir", str(data_dir)])
 
 
@@ -178,6 +189,8 @@ def test_per_digit_frechet_distance_precision_and_recall_through_the_evaluator()
     shift = torch.zeros(10, 12, dtype=torch.float64)
     shift[3, 0], shift[7, 1] = 2.0, 3.0  # digit 3 moved by 2, digit 7 by 3, the rest exactly the real features
     scores = evaluator.score(real + shift[labels], labels)
+    everywhere = evaluator.score(real + shift[3], labels)  # every digit moved by 2: the overall distance is 4
+    assert everywhere["fd"] == pytest.approx(4.0, rel=1e-3) and evaluator.score(real, labels)["fd"] < 1e-3
     each = scores["fd_per_digit_each"]
     assert each[3] == pytest.approx(4.0, rel=1e-3) and each[7] == pytest.approx(9.0, rel=1e-3)
     assert all(abs(each[d]) < 1e-3 for d in range(10) if d not in (3, 7))
@@ -268,6 +281,7 @@ def test_c2st_is_the_same_for_the_same_seed_and_leaves_the_global_rng_alone(real
     assert c2st(a[:600], la[:600], b[:600], lb[:600], seed=3) == first
 
 
+@pytest.mark.slow
 def test_json_output_has_the_two_sample_test_and_no_c2st_skips_it(capsys, data_dir):
     main(["--n-per-digit", "20", "--json", "--data-dir", str(data_dir)])
     result = json.loads(capsys.readouterr().out)
@@ -306,6 +320,6 @@ def test_the_cas_trains_on_the_generators_digits_and_its_ceiling_on_real_ones(te
     scrambled = Replay(train_images[:3000], shuffled)
     kwargs = dict(test_images=test_images[:2000], test_labels=test_labels[:2000], n=3000, epochs=1)
     cas, ceiling = classification_accuracy_score(real, train_images, train_labels, **kwargs)
-    assert cas > 0.85 and ceiling > 0.85 and abs(cas - ceiling) < 0.05  # real digits drawn: as good as real digits
+    assert cas > 0.8 and ceiling > 0.8 and abs(cas - ceiling) < 0.05  # real digits drawn: as good as real digits
     cas_scrambled, ceiling_again = classification_accuracy_score(scrambled, train_images, train_labels, **kwargs)
     assert cas_scrambled < 0.3 and ceiling_again == ceiling  # the ceiling is the real digits' alone, seeded

@@ -79,6 +79,7 @@ def uninterrupted(tmp_path_factory, data_dir):
     process.kill()
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_and_ends_exactly_as_an_uninterrupted_one(tmp_path, data_dir, uninterrupted):
     out = tmp_path / "run"
     process = start_training(out, data_dir)
@@ -94,6 +95,7 @@ def test_a_run_killed_mid_epoch_resumes_and_ends_exactly_as_an_uninterrupted_one
     assert (out / "generator" / "model.safetensors").read_bytes() == uninterrupted()
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_step_in_progress_and_says_how_to_go_on(tmp_path, data_dir, uninterrupted):
     out = tmp_path / "run"
     process = start_training(out, data_dir)
@@ -124,15 +126,15 @@ def tiny_trainer(tmp_path, **changes):
 
 def test_a_loss_that_becomes_nan_stops_the_run_naming_the_epoch_and_step_and_keeps_the_last_good_state(tmp_path):
     trainer = tiny_trainer(tmp_path)
-    real_step = trainer.train_step
+    real_step = trainer.gan.step
 
     def step(*args):
-        if trainer.epoch == 1 and trainer.steps == 6:  # epoch 2, step 3: G's weights blow up
+        if trainer.epoch == 1 and trainer.gan.steps == 6:  # epoch 2, step 3: G's weights blow up
             with torch.no_grad():
-                trainer.G.fc.weight.fill_(float("nan"))
+                trainer.gan.G.fc.weight.fill_(float("nan"))
         return real_step(*args)
 
-    trainer.train_step = step
+    trainer.gan.step = step
     with pytest.raises(TrainingError, match=r"loss became nan in epoch 2, step 3: training diverged") as error:
         trainer.fit(log=lambda *_: None, progress=False)
     assert f"{trainer.state_path} keeps epoch 1" in str(error.value) and "no generator was saved" in str(error.value)
@@ -173,6 +175,12 @@ def test_a_disk_that_fills_up_mid_run_leaves_the_last_epochs_state_intact(tmp_pa
 
 # --- damaged files ----------------------------------------------------------------------------------------------------
 
+def change_config(folder, **changes):
+    """The folder's config.json with `changes`: a complete config, so that only the change can be what is wrong."""
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+
+
 @pytest.fixture
 def folder(tmp_path):
     ConditionalGenerator("dcgan").save_pretrained(tmp_path / "model")
@@ -183,12 +191,12 @@ def folder(tmp_path):
     (lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:1000]),
      r"model.safetensors is damaged: it cannot be read as safetensors"),
     (lambda f: (f / "model.safetensors").write_bytes(b"\x00" * 64), r"model.safetensors is damaged"),
-    (lambda f: (f / "config.json").write_text('{"arch": "dcgan", "size": "large"}'),
+    (lambda f: change_config(f, size="large"),
      r"model.safetensors does not match .*config.json: Error\(s\) in loading state_dict"),
-    (lambda f: (f / "config.json").write_text('{"arch": "seed"}'), r"model.safetensors does not match .*config.json"),
-    (lambda f: (f / "config.json").write_text('{"arch": "dcgan", "size": "huge"}'),
+    (lambda f: change_config(f, arch="seed"), r"model.safetensors does not match .*config.json"),
+    (lambda f: change_config(f, size="huge"),
      r"config.json does not describe a generator: size must be one of small, large, got 'huge'"),
-    (lambda f: (f / "config.json").write_text('{"arch": "dcgan", "colour": "red"}'),
+    (lambda f: change_config(f, colour="red"),
      r"config.json does not describe a generator: .*colour"),
     (lambda f: (f / "config.json").write_text("{not json"), r"config.json is not valid JSON"),
     (lambda f: (f / "model.safetensors").unlink(), r"model folder .* has no model.safetensors"),

@@ -8,9 +8,10 @@ from PIL import Image
 
 from cgan import load_generator
 from cgan.data import to_uint8
-from cgan.evaluate import cut_out, hand_ratio, load_classifier, number_readback, shared_hand, stroke_style
+from cgan.classifier import load_classifier
+from cgan.hands import cut_out, hand_ratio, number_readback, shared_hand, stroke_style
 from cgan.generate import main
-from cgan.generation import slerp
+from cgan.drawings import slerp
 from cgan.layout import GAP, MARGIN, SPACE, ink_span
 
 

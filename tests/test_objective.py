@@ -94,15 +94,15 @@ def test_the_r1_term_is_half_gamma_times_the_penalty_times_its_interval():
 
 def batch(trainer, n=8):
     torch.manual_seed(0)
-    return torch.rand(n, 1, 28, 28) * 2 - 1, torch.arange(n) % 10, torch.randn(n, trainer.G.z_dim)
+    return torch.rand(n, 1, 28, 28) * 2 - 1, torch.arange(n) % 10, torch.randn(n, trainer.gan.G.z_dim)
 
 
 def d_gradients(trainer, real, labels, z):
     """D's gradients as the D step left them, just before its optimizer step."""
     seen = []
-    step = trainer.opt_D.step
-    trainer.opt_D.step = lambda *a, **k: seen.append([p.grad.clone() for p in trainer.D.parameters()]) or step(*a, **k)
-    trainer.train_step(real, labels, z)
+    step = trainer.gan.opt_D.step
+    trainer.gan.opt_D.step = lambda *a, **k: seen.append([p.grad.clone() for p in trainer.gan.D.parameters()]) or step(*a, **k)
+    trainer.gan.step(real, labels, z)
     return seen[0]
 
 
@@ -110,7 +110,7 @@ def test_the_d_step_adds_the_weighted_r1_term_on_every_fourth_step(tmp_path):
     with_r1 = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(r1_gamma=2.0, aux_weight=0)))
     without = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(r1_gamma=0.0, aux_weight=0)))
     real, labels, z = batch(with_r1)
-    start, g = copy.deepcopy(with_r1.D), copy.deepcopy(with_r1.G)  # the same initial weights in both (the same seed)
+    start, g = copy.deepcopy(with_r1.gan.D), copy.deepcopy(with_r1.gan.G)  # the same initial weights in both (the same seed)
     with torch.no_grad():  # the D passes of the step before R1, which advance spectral norm's power iteration
         start(real, labels), start(g(z, labels), labels)
     params = list(start.parameters())
@@ -123,12 +123,12 @@ def test_the_d_step_adds_the_weighted_r1_term_on_every_fourth_step(tmp_path):
 
 
 def test_the_r1_penalty_runs_on_every_fourth_d_step(tmp_path, monkeypatch):
-    import cgan.training
+    import cgan.gan
     calls = []
-    monkeypatch.setattr(cgan.training, "r1_penalty", lambda *args: calls.append(1) or r1_penalty(*args))
+    monkeypatch.setattr(cgan.gan, "r1_penalty", lambda *args: calls.append(1) or r1_penalty(*args))
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(batch_size=8)))
     for _ in range(8):
-        trainer.train_step(*batch(trainer))
+        trainer.gan.step(*batch(trainer))
     assert len(calls) == 8 // R1_EVERY
 
 
@@ -145,18 +145,18 @@ def test_the_auxiliary_classifier_learns_from_real_digits_only_and_g_pays_its_cr
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(aux_weight=100.0)))
     real, labels, z = batch(trainer)
     seen = []  # the images the classifier is called on
-    classify = trainer.C.forward
-    trainer.C.forward = lambda images: seen.append(images.detach().clone()) or classify(images)
-    before = {k: v.clone() for k, v in trainer.C.state_dict().items()}
-    fake_before = trainer.G(z, labels).detach()
-    trainer.train_step(real, labels, z)
+    classify = trainer.gan.C.forward
+    trainer.gan.C.forward = lambda images: seen.append(images.detach().clone()) or classify(images)
+    before = {k: v.clone() for k, v in trainer.gan.C.state_dict().items()}
+    fake_before = trainer.gan.G(z, labels).detach()
+    trainer.gan.step(real, labels, z)
     assert len(seen) == 2 and torch.equal(seen[0], real)  # trained on the real batch; the second call is G's fakes
     torch.testing.assert_close(seen[1], fake_before)
-    assert any(not torch.equal(before[k], v) for k, v in trainer.C.state_dict().items())
-    assert all(p.requires_grad for p in trainer.C.parameters())  # frozen for the G step only
+    assert any(not torch.equal(before[k], v) for k, v in trainer.gan.C.state_dict().items())
+    assert all(p.requires_grad for p in trainer.gan.C.parameters())  # frozen for the G step only
     with torch.no_grad():  # the classifier as the G step saw it (its own step came first)
         ce_before = F.cross_entropy(classify(fake_before), labels)
-        ce_after = F.cross_entropy(classify(trainer.G(z, labels)), labels)
+        ce_after = F.cross_entropy(classify(trainer.gan.G(z, labels)), labels)
     assert ce_after < ce_before
 
 
@@ -166,10 +166,10 @@ def test_the_g_step_adds_nothing_to_d_and_d_trains_again_next_step(tmp_path):
     for _ in range(2):
         real, labels, z = batch(trainer)
         at_step = d_gradients(trainer, real, labels, z)
-        for seen, p in zip(at_step, trainer.D.parameters(), strict=True):
+        for seen, p in zip(at_step, trainer.gan.D.parameters(), strict=True):
             assert p.requires_grad
             torch.testing.assert_close(p.grad, seen)
-    assert all(p.grad is not None for p in trainer.G.parameters())
+    assert all(p.grad is not None for p in trainer.gan.G.parameters())
 
 
 def test_ema_moves_each_weight_towards_the_model_and_copies_buffers():
@@ -191,17 +191,17 @@ def test_the_ema_decay_warms_up_to_its_value():
 def test_each_step_moves_the_ema_by_its_decay_towards_g(tmp_path):
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(batch_size=8)))
     for _ in range(3):
-        before = [p.clone() for p in trainer.G_ema.parameters()]
-        trainer.train_step(*batch(trainer))
-        decay = ema_decay(0.999, trainer.steps)
-        for old, new, g in zip(before, trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):
+        before = [p.clone() for p in trainer.gan.G_ema.parameters()]
+        trainer.gan.step(*batch(trainer))
+        decay = ema_decay(0.999, trainer.gan.steps)
+        for old, new, g in zip(before, trainer.gan.G_ema.parameters(), trainer.gan.G.parameters(), strict=True):
             torch.testing.assert_close(new, old * decay + g * (1 - decay))
 
 
 def test_refreshed_batchnorm_stats_are_the_generators_own():
     # An EMA generator carries statistics copied from G; after the refresh they describe its own activations.
     torch.manual_seed(0)
-    generator = Trainer(TrainConfig(device="cpu", recipe=custom_recipe(batch_size=64))).G_ema
+    generator = Trainer(TrainConfig(device="cpu", recipe=custom_recipe(batch_size=64))).gan.G_ema
     with torch.no_grad():
         generator.fc.weight.mul_(3)  # activations far from the copied statistics (mean 0, variance 1)
     inputs = []
@@ -221,17 +221,17 @@ def test_refreshed_batchnorm_stats_are_the_generators_own():
 def test_a_saved_state_loads_back_into_a_new_trainer_part_for_part(tmp_path):
     saved = Trainer(TrainConfig(device="cpu", out=str(tmp_path), recipe=custom_recipe(batch_size=8)))
     with torch.no_grad():  # every network and generator somewhere the new trainer's are not
-        for network in (saved.G, saved.D, saved.G_ema, saved.C):
+        for network in (saved.gan.G, saved.gan.D, saved.gan.G_ema, saved.gan.C):
             next(network.parameters()).add_(1.0)
     torch.randn(5, generator=saved.rng)
-    saved.epoch, saved.steps, saved.watch.history = 3, 17, [{"epoch": 3, "d_loss": 1.5}]
-    saved.watch.healthy, saved.partial = {"epoch": 2, "weights": saved.G_ema.state_dict()}, {"step": 9}
+    saved.epoch, saved.gan.steps, saved.watch.history = 3, 17, [{"epoch": 3, "d_loss": 1.5}]
+    saved.watch.healthy, saved.partial = {"epoch": 2, "weights": saved.gan.G_ema.state_dict()}, {"step": 9}
     loaded = Trainer(TrainConfig(device="cpu", out=str(tmp_path), seed=1, recipe=custom_recipe(batch_size=8)))
     loaded.load_state_dict(saved.state_dict())
-    for a, b in ((saved.G, loaded.G), (saved.D, loaded.D), (saved.G_ema, loaded.G_ema), (saved.C, loaded.C)):
+    for a, b in ((saved.gan.G, loaded.gan.G), (saved.gan.D, loaded.gan.D), (saved.gan.G_ema, loaded.gan.G_ema), (saved.gan.C, loaded.gan.C)):
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     assert torch.equal(loaded.rng.get_state(), saved.rng.get_state())
-    assert (loaded.epoch, loaded.steps, loaded.watch.history, loaded.partial) == (3, 17, saved.watch.history,
+    assert (loaded.epoch, loaded.gan.steps, loaded.watch.history, loaded.partial) == (3, 17, saved.watch.history,
                                                                                   {"step": 9})
     assert loaded.watch.healthy["epoch"] == 2 and loaded.watch.healthy["weights"] is saved.watch.healthy["weights"]
 
@@ -256,11 +256,11 @@ def test_the_saved_generator_is_the_ema_with_its_statistics_refreshed(tmp_path):
     assert model.size == "large"
     state = torch.load(trainer.state_path, weights_only=True)  # the EMA and G as the last epoch left them
     saved = model.net.state_dict()
-    for name, _ in trainer.G.named_parameters():
+    for name, _ in trainer.gan.G.named_parameters():
         torch.testing.assert_close(saved[name], state["G_ema"][name], rtol=0, atol=0)
         assert not torch.equal(saved[name], state["G"][name]), name
     # The BatchNorm statistics are not the EMA's copied ones but those measured again on the EMA's own outputs.
-    ema = copy.deepcopy(trainer.G)
+    ema = copy.deepcopy(trainer.gan.G)
     ema.load_state_dict(state["G_ema"])
     standing_statistics(ema, 64, seed=1)  # with the run's seed
     for name, buffer in ema.named_buffers():
@@ -276,23 +276,23 @@ def test_a_collapse_in_the_last_epoch_is_warned_of_and_the_last_healthy_epoch_is
                                                        ink=bundled.ink, g_fine=bundled.fine),
                                   data_dir=str(DATA)))
     shipped = bundled.net.state_dict()
-    trainer.G.load_state_dict(shipped)
-    trainer.G_ema.load_state_dict(shipped)
-    real_step = trainer.train_step
+    trainer.gan.G.load_state_dict(shipped)
+    trainer.gan.G_ema.load_state_dict(shipped)
+    real_step = trainer.gan.step
     healthy = {}
 
     def step(*args):
         if trainer.epoch == 1:  # the last epoch: G stops listening to its noise, and so draws each digit one way
-            healthy.setdefault("ema", copy.deepcopy(trainer.G_ema.state_dict()))
+            healthy.setdefault("ema", copy.deepcopy(trainer.gan.G_ema.state_dict()))
             with torch.no_grad():
-                trainer.G.fc.weight[:, : trainer.G.z_dim] = 0
+                trainer.gan.G.fc.weight[:, : trainer.gan.G.z_dim] = 0
         return real_step(*args)
 
-    trainer.train_step = step
+    trainer.gan.step = step
     logs = []
     model = trainer.fit(log=logs.append, progress=False)
     assert any("WARNING: collapse" in line for line in logs)
     assert any("the final generator is collapsed; saving epoch 1's instead" in line for line in logs)
     saved = model.net.state_dict()
-    for name, _ in trainer.G.named_parameters():  # epoch 1's EMA, as it was when epoch 2 began
+    for name, _ in trainer.gan.G.named_parameters():  # epoch 1's EMA, as it was when epoch 2 began
         torch.testing.assert_close(saved[name], healthy["ema"][name], rtol=0, atol=0)

@@ -300,3 +300,23 @@ def test_the_digits_tab_shows_the_digits_as_one_picture_which_is_the_grid_downlo
     assert np.array_equal(shown[::2, ::2], grid_image(generator.generate(5, 10, 3), nrow=8))
     grid = serve(generator, files, 5, 10, 3).grid_path  # the API's grid: the same picture
     assert np.array_equal(np.asarray(Image.open(grid)), shown)
+
+
+def test_my_hand_writes_the_number_in_the_drawings_hand_beside_what_it_read(generator, files, test_set):
+    from cgan.serving import EXAMPLE_DRAWING, serve_my_hand
+    images, labels = test_set
+    drawing = 255 - np.asarray(Image.fromarray(images[0].numpy()).resize((280, 280), Image.Resampling.NEAREST))
+    written = serve_my_hand(generator, files, drawing, "20 26", None)
+    hand = generator.find_hand(drawing)
+    assert written.digit == hand.digit == labels[0] and "my-hand-7_number-20-26" in Path(written.path).name
+    assert np.array_equal(np.asarray(Image.open(written.path))[::4, ::4],
+                          grid_image(generator.write_number("20 26", hand=hand), nrow=1))
+    read = np.asarray(Image.open(written.understood_path))[::4, ::4]
+    assert np.array_equal(read, grid_image(np.stack([hand.drawing, generator.generate(hand.digit, hand=hand)[0]]), 2))
+    assert serve_my_hand(generator, files, EXAMPLE_DRAWING, "1", 0.8).digit == 7  # the tab's example: a 7
+    for image, text, message in ((None, "2026", "the drawing is empty: draw a digit"),
+                                 (np.full((280, 280), 255, np.uint8), "2026", "the drawing is empty: draw a digit"),
+                                 (drawing, "20x6", "text must be 1-12 digits"),
+                                 (drawing, "2026", "noise_scale must be a number 0.3-1.5")):
+        with pytest.raises(ValueError, match=message):
+            serve_my_hand(generator, files, image, text, 2.0 if "noise" in message else None)

@@ -15,7 +15,8 @@ from cgan.hub import load_generator
 from cgan.recipe import DCGAN_QUICK, RECIPES, check_recipe, custom_recipe
 from cgan.device import native_bf16
 from cgan.run_state import TrainConfig, load_state, new_run_config
-from cgan.training import Trainer
+from cgan.gan import Gan
+from cgan.training import Trainer, training_data
 
 DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
 
@@ -54,11 +55,11 @@ def test_the_default_recipe_is_the_documented_one_on_each_budget():
         check_recipe("dcgan", recipe)
     trainer = Trainer(TrainConfig(device="cpu"))  # no CUDA here: the quick budget
     assert (trainer.config.budget, trainer.config.epochs, trainer.recipe) == ("quick", 12, quick)
-    assert trainer.D.image_channels == 8  # the recipe's D, its stem included, is the one trained
+    assert trainer.gan.D.image_channels == 8  # the recipe's D, its stem included, is the one trained
     assert (quick.g_fine, full.g_fine) == (8, 16)  # G's stage at 28x28: 16 channels cost the quick budget too much time
-    assert trainer.G.fine == 8
+    assert trainer.gan.G.fine == 8
     on_full = Trainer(TrainConfig(device="cpu", budget="full"))
-    assert on_full.recipe == full and on_full.G.fine == 16
+    assert on_full.recipe == full and on_full.gan.G.fine == 16
     assert Trainer(TrainConfig(device="cpu", epochs=3)).config.epochs == 3  # --epochs always wins
     assert Trainer(TrainConfig(device="cpu", arch="seed")).recipe.loss == "seed"
 
@@ -88,22 +89,22 @@ def test_the_validation_split_is_held_out_of_training_and_apart_from_the_test_se
 
 def test_the_trainer_trains_on_the_training_part_only(tmp_path, data_dir):
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path), data_dir=str(data_dir)))
-    images, labels, (held_images, held_labels) = trainer.training_data()
+    images, labels, (held_images, held_labels) = training_data(trainer.config)
     assert len(labels) == 55000 and len(held_labels) == 5000
     trained = {bytes(image.numpy()) for image in images}
     assert not trained & {bytes(image.numpy()) for image in held_images}
     limited = Trainer(TrainConfig(device="cpu", out=str(tmp_path), data_dir=str(data_dir), limit=100))
-    assert torch.equal(limited.training_data()[0], images[:100])  # a trial's images come from the training part
+    assert torch.equal(training_data(limited.config)[0], images[:100])  # a trial's images come from the training part
 
 
 def test_the_trainer_shows_d_real_digits_at_the_recipes_ink_level(tmp_path, quick_recipe, monkeypatch):
     seen = []
-    train_step = Trainer.train_step
+    step = Gan.step
 
     def recording(self, real, labels, z):
         seen.append(real)
-        return train_step(self, real, labels, z)
-    monkeypatch.setattr(Trainer, "train_step", recording)
+        return step(self, real, labels, z)
+    monkeypatch.setattr(Gan, "step", recording)
     run_train(tmp_path, "--epochs", "1")
     real = torch.cat(seen)
     # 0 to -1 and 253 to 1, the few brighter pixels clipped to 1: a pixel of 252 sits one step of 253 below 1.
@@ -116,9 +117,10 @@ def test_the_trainer_shows_d_real_digits_at_the_recipes_ink_level(tmp_path, quic
     ({"r1_gamma": -1.0}, "r1_gamma must be 0 or more"), ({"aux_weight": float("nan")}, "aux_weight must be 0 or more"),
     ({"lr_drop_epoch": 2.5}, "lr_drop_epoch must be a whole number"), ({"lr_drop_factor": 2}, "lr_drop_factor must"),
     ({"output": "sigmoid"}, "output must be one of clamp, tanh, coverage"), ({"size": "huge"}, "size must be one of"),
-    ({"batch_size": 0}, "batch_size must be a whole number"), ({"noise_scales": (2.0,)}, "noise_scales must be"),
+    ({"batch_size": 0}, "batch_size must be a whole number, 1 or more, got 0"),
+    ({"noise_scales": (2.0,)}, "noise_scale must be a number 0.3-1.5, got 2.0"),
     ({"validation": False}, "choosing a noise scale needs the validation split"),
-    ({"ink": 256}, "ink must be an integer 1-255, got 256"), ({"d_stem": 2.5}, "d_stem must be a whole number"),
+    ({"ink": 256}, "ink must be an integer 1-255, got 256"), ({"d_stem": 2.5}, "d_stem must be an integer 0-256"),
 ])
 def test_a_recipe_with_a_bad_setting_is_refused_by_name(change, message):
     with pytest.raises(ValueError, match=message):
@@ -154,7 +156,9 @@ def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_comm
     assert generator.generate(3, 4, seed=0).shape == (4, 28, 28)
     card = (folder / "README.md").read_text()
     assert "conditional-gan" in card and "license: mit" in card and training["command"] in card
-    assert "anti-aliased" in card and "full ink drawn as pixel value 253" in card
+    assert "anti-aliased" in card and "full ink drawn at a level of each digit's own" in card
+    levels = json.loads((folder / "config.json").read_text())["ink_levels"]  # learned from the training digits
+    assert set(levels) <= {str(level) for level in range(250, 256)} and sum(levels.values()) == pytest.approx(1)
 
 
 def test_the_seed_network_still_trains(tmp_path):
@@ -168,9 +172,9 @@ def test_fewer_images_than_a_batch_train_as_one_batch(tmp_path, quick_recipe):
 
 
 def test_bad_options_are_refused_before_training(tmp_path, capsys):
-    for argv, message in ((["--arch", "big"], "invalid choice: 'big'"), (["--epochs", "0"], "must be 1 or more"),
-                          (["--epochs", "x"], "must be a whole number"), (["--seed", "-1"], "must be 0 or more"),
-                          (["--budget", "tpu"], "invalid choice: 'tpu'"), (["--limit", "0"], "must be 1 or more"),
+    for argv, message in ((["--arch", "big"], "invalid choice: 'big'"), (["--epochs", "0"], "must be a whole number, 1 or more, got 0"),
+                          (["--epochs", "x"], "must be a whole number"), (["--seed", "-1"], "must be a whole number, 0 or more, got -1"),
+                          (["--budget", "tpu"], "invalid choice: 'tpu'"), (["--limit", "0"], "must be a whole number, 1 or more, got 0"),
                           (["--eval-per-digit", "5"], "must be 0 (skip the evaluation) or 10 or more, got 5")):
         with pytest.raises(SystemExit):
             train_script.main([*argv, "--out", str(tmp_path)])
@@ -255,6 +259,7 @@ def test_a_state_saved_by_an_older_version_is_refused_naming_what_it_lacks(tmp_p
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                     reason="torch.compile on the CPU builds C++ kernels and needs a compiler")
+@pytest.mark.slow
 def test_compiled_training_saves_the_same_plain_layout(tmp_path, quick_recipe):
     # --compile is the default on a CUDA GPU; here it runs the same compiled path on the CPU, with the R1 penalty,
     # which has to run D uncompiled (compiled graphs have no double backward).
@@ -274,8 +279,8 @@ def test_a_cpu_trains_in_bf16_by_default_only_with_amx(monkeypatch, tmp_path, ca
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
     assert native_bf16(torch.device("cpu")) is expected
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256))
-    assert trainer.config.bf16 is expected and trainer.autocast is expected
-    assert Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, bf16=False)).autocast is False
+    assert trainer.config.bf16 is expected and trainer.gan.autocast is expected
+    assert Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, bf16=False)).gan.autocast is False
 
 
 @pytest.mark.parametrize("bf16", [True, False])
@@ -283,16 +288,16 @@ def test_a_bf16_step_runs_the_convolutions_in_bf16_and_keeps_every_weight_in_fp3
     trainer = Trainer(TrainConfig(device="cpu", out=str(tmp_path / "run"), limit=256, bf16=bf16))
     outputs = {"G": [], "D": []}
     for name in outputs:
-        network = getattr(trainer, name)
+        network = getattr(trainer.gan, name)
         first_conv = next(module for module in network.modules() if isinstance(module, torch.nn.Conv2d))
         first_conv.register_forward_hook(lambda module, args, output, name=name: outputs[name].append(output.dtype))
     real, labels = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
-    losses = trainer.train_step(real, labels, torch.randn(8, trainer.G.z_dim))
+    losses = trainer.gan.step(real, labels, torch.randn(8, trainer.gan.G.z_dim))
     # D judges real digits and fakes, R1 (on step 0) runs it in fp32 apart, then it judges the fakes for G's step.
     expected = torch.bfloat16 if bf16 else torch.float32
     assert outputs["G"] == [expected] and outputs["D"] == [expected, expected, torch.float32, expected]
     assert all(torch.isfinite(loss).all() for loss in losses)
-    for network in (trainer.G, trainer.D, trainer.C, trainer.G_ema):
+    for network in (trainer.gan.G, trainer.gan.D, trainer.gan.C, trainer.gan.G_ema):
         assert all(p.dtype == torch.float32 for p in network.state_dict().values() if p.is_floating_point())
 
 

@@ -1,0 +1,260 @@
+"""Hands: the noise vector that writes like a drawing, and how a hand is measured.
+
+The noise decides how a digit is written and the label which, so one noise vector writes every digit in one hand.
+`find_hand` finds the noise vector whose drawing of a digit matches a person's drawing of it; the generator then
+writes any number in that person's hand (`generate(..., hand=)`, `write_number(..., hand=)`).
+
+A drawing is first prepared as MNIST prepared its digits (`prepare_drawing`). The search starts from the best of a
+batch of noise vectors drawn from the prior, then moves the best few by gradient steps towards the drawing, in the
+evaluation classifier's features and in pixels, each kept on the sphere where the prior's noise vectors lie: the
+generator never draws with noise it was not trained on, so the other digits it writes in the hand stay good digits.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cgan.classifier import load_classifier
+from cgan.data import to_model_range
+from cgan.models import NUM_CLASSES
+
+BOX = 20  # MNIST's digits were scaled to fit 20x20, keeping their aspect ...
+CENTRE = 14.0  # ... and moved so that their centre of mass lies at (14, 14) of the 28x28 image
+INK = 0.1  # a pixel with a tenth of the drawing's full ink or more is part of the digit
+MIN_CONFIDENCE = 0.6  # a drawing the classifier reads with less is not taken for a digit ...
+MAX_DISTANCE = 3.0  # ... nor one whose closest drawing by the model lies further: the 99.9th percentile of 500
+# held-out training digits' distances with the bundled model, which 85% of random scribbles lie beyond
+# (python -m benchmarks.hands --validation)
+SEARCH_SEED = 0  # the prior's candidates are always the same ones: the same drawing gives the same hand
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """How a hand is searched for: the best `kept` of `candidates` noise vectors from the prior, each moved by
+    `steps` Adam steps towards the drawing, in the classifier's features and in pixels (mean squared errors, each
+    about 1 for a poor match), and kept where the prior's noise lies: back on its sphere after each step ("sphere"),
+    or pulled towards it by `prior_weight` x |z|^2 / 2 ("pull")."""
+
+    candidates: int = 64
+    kept: int = 8
+    steps: int = 60
+    learning_rate: float = 0.08  # times the noise scale
+    feature_weight: float = 1.0
+    pixel_weight: float = 4.0
+    prior: str = "sphere"
+    prior_weight: float = 0.0
+
+
+SEARCH = Search()
+
+
+@dataclasses.dataclass(frozen=True)
+class Hand:
+    """A hand found from a drawing: `digit` (the one read, or given), `z` (the noise vector, float (z_dim,)) and
+    `distance` (between the drawing and the generator's drawing of `digit` in this hand, in the classifier's
+    features: lower is closer). `drawing` is the prepared drawing, uint8 (28, 28)."""
+
+    digit: int
+    z: torch.Tensor
+    distance: float
+    drawing: np.ndarray
+
+
+def prepare_drawing(image):
+    """A drawing as MNIST prepared its digits: uint8 (28, 28), ink 255 on 0. `image` is any size, (H, W), RGB or RGBA
+    (transparent pixels are background), uint8 or float in [0, 1], ink light on dark or dark on light, as a canvas
+    or a photo of paper gives it. The ink's bounding box is scaled to fit 20x20 keeping its aspect, averaged down
+    (anti-aliased) or smoothly up, and placed in 28x28 with its centre of mass at (14, 14). ValueError for an
+    image that is not one or holds no ink."""
+    ink = ink_of(image)
+    rows, cols = np.nonzero(ink >= INK)
+    if len(rows) == 0:
+        raise ValueError("the drawing is empty: draw a digit")
+    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = BOX / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))  # (width, height)
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    digit = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize(size, resample)).clip(0, 1)
+    ys, xs = np.indices(digit.shape)
+    mass = digit.sum()
+    top = round(CENTRE - (ys * digit).sum() / mass)
+    left = round(CENTRE - (xs * digit).sum() / mass)
+    out = np.zeros((28, 28), dtype=np.float64)
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + digit.shape[0], 28), min(left + digit.shape[1], 28)
+    out[y0:y1, x0:x1] = digit[y0 - top:y1 - top, x0 - left:x1 - left]
+    return (out * 255).round().astype(np.uint8)
+
+
+def ink_of(image):
+    """(H, W) float: how much ink each pixel holds, 0 (background) to 1 (the drawing's full ink)."""
+    a = np.asarray(image)
+    if a.dtype == bool:
+        a = a.astype(np.float64)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or a.dtype.kind not in "uif" or \
+            min(a.shape[:2]) < 1:
+        raise ValueError(f"a drawing must be a grey, RGB or RGBA image, got an array of shape {a.shape}, "
+                         f"{a.dtype}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError("a drawing's pixels must be finite numbers")
+    if a.max() > 1:
+        a = a / 255
+    alpha = a[..., 3] if a.ndim == 3 and a.shape[2] == 4 else None
+    grey = a if a.ndim == 2 else a[..., :3].mean(axis=2) if a.shape[2] != 1 else a[..., 0]
+    if alpha is not None and alpha.min() < 0.99:
+        # Transparent pixels are background: laid on the paper the visible strokes are not (white under dark ink).
+        paper = 1.0 if np.average(grey, weights=alpha + 1e-9) < 0.5 else 0.0
+        grey = grey * alpha + paper * (1 - alpha)
+    background = np.median(grey)  # most of a drawing is its background
+    ink = (background - grey) if background >= 0.5 else (grey - background)
+    full = ink.max()
+    if full < 0.1:
+        raise ValueError("the drawing is empty: draw a digit")
+    return (ink / full).clip(0, 1)
+
+
+def classifier_range(images, ink):
+    """The generator's float images (N, 1, 28, 28), 1 = full ink at `ink`, in the classifier's range (1 = 255)."""
+    return (images + 1) * (ink / 255) - 1
+
+
+class HandFinder:
+    """Finds hands for one generator, with the evaluation classifier (loaded once), searching as `search` says."""
+
+    def __init__(self, generator, classifier=None, search=SEARCH):
+        self.generator = generator
+        self.classifier = (classifier or load_classifier()).eval().requires_grad_(False)
+        self.search = search
+
+    def read(self, drawing):
+        """(the digit the classifier reads in a prepared drawing, its confidence)."""
+        with torch.inference_mode():
+            probabilities = self.classifier(torch.from_numpy(drawing)[None]).softmax(1)[0]
+        return int(probabilities.argmax()), float(probabilities.max())
+
+    def find(self, image, digit=None, noise_scale=None):
+        drawing = prepare_drawing(image)
+        read = digit is None
+        if read:
+            digit, confidence = self.read(drawing)
+            if confidence < MIN_CONFIDENCE:
+                raise ValueError(f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} "
+                                 f"sure): draw one digit, large")
+        else:
+            digit = int(digit)
+        generator, classifier, search = self.generator, self.classifier, self.search
+        scale = generator.sampling_scale(noise_scale)
+        radius = scale * math.sqrt(generator.z_dim)  # where the prior's noise vectors lie
+        device = next(generator.parameters()).device
+        target = to_model_range(torch.from_numpy(drawing)[None], generator.ink).to(device)
+        with torch.no_grad():
+            target_features = classifier.features(torch.from_numpy(drawing)[None].to(device))
+
+        def features(z):
+            drawn = generator.net(z, torch.full((len(z),), digit, device=device))
+            return drawn, classifier.features(classifier_range(drawn, generator.ink))
+
+        def loss(z):
+            drawn, drawn_features = features(z)
+            mismatch = (search.feature_weight * (drawn_features - target_features).square().mean(1)
+                        + search.pixel_weight * (drawn - target).square().mean((1, 2, 3)))
+            if search.prior == "pull":
+                mismatch = mismatch + search.prior_weight * z.square().sum(1) / (2 * scale**2 * generator.z_dim)
+            return mismatch
+
+        rng = torch.Generator().manual_seed(SEARCH_SEED)
+        z = torch.randn(search.candidates, generator.z_dim, generator=rng).to(device) * scale
+        with torch.no_grad():
+            z = z[loss(z).argsort()[:search.kept]].clone()
+        z.requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=search.learning_rate * scale)
+        for _ in range(search.steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss(z).sum().backward()
+            optimizer.step()
+            if search.prior == "sphere":
+                with torch.no_grad():
+                    z.mul_(radius / z.norm(dim=1, keepdim=True))
+        # The match as it is seen: the generator's digits as it draws them (uint8, at their hands' ink levels).
+        z = z.detach().cpu()
+        drawn = torch.from_numpy(generator.draw(z, torch.full((len(z),), digit)))
+        with torch.no_grad():
+            distances = (classifier.features(drawn.to(device)) - target_features).norm(dim=1)
+        best = int(distances.argmin())
+        hand = Hand(digit, z[best], float(distances[best]), drawing)
+        if read and hand.distance > MAX_DISTANCE:
+            raise ValueError(f"the drawing does not look like a digit (the closest {digit} the model can write is far "
+                             f"from it): draw one digit, large")
+        return hand
+
+
+def find_hand(generator, image, digit=None, noise_scale=None, classifier=None, search=SEARCH):
+    """The hand of a drawing (see the module's text): a Hand. `digit` None reads it with the classifier; `noise_scale`
+    (None: the generator's own) is the prior the hand is searched in. ValueError for an empty drawing, or one the
+    classifier does not take for a digit."""
+    return HandFinder(generator, classifier, search).find(image, digit, noise_scale)
+
+
+# --- how a hand is measured: ink and slant, and how much one noise vector's digits share them -------------------
+
+
+def stroke_style(images):
+    """(..., 28, 28) uint8 digits -> (..., 2): how much ink and how slanted (the shear of the ink's second moments),
+    the two things a person first notices about a hand."""
+    x = torch.as_tensor(np.asarray(images)).float() / 255
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    ink = x.sum((-2, -1)).clamp_min(1e-6)
+    cx, cy = (x * xs).sum((-2, -1)) / ink, (x * ys).sum((-2, -1)) / ink
+    dx, dy = xs - cx[..., None, None], ys - cy[..., None, None]
+    slant = (x * dx * dy).sum((-2, -1)) / (x * dy * dy).sum((-2, -1)).clamp_min(1e-6)
+    return torch.stack([ink, slant], dim=-1)
+
+
+def hand_ratio(features):
+    """(rows, 10, d) features of style_rows' digits -> mean distance between digits of one row / mean distance
+    between digits of different rows, each digit's class mean removed first. Below 1: a row shares a hand."""
+    rows = len(features)
+    residual = (features - features.mean(0, keepdim=True)).reshape(rows * NUM_CLASSES, -1)
+    distances = torch.cdist(residual, residual)
+    row = torch.arange(rows).repeat_interleave(NUM_CLASSES)
+    same = row[:, None] == row[None, :]
+    other_digit = ~torch.eye(len(row), dtype=torch.bool)
+    return (distances[same & other_digit].mean() / distances[~same].mean()).item()
+
+
+def shared_hand(generator, classifier, rows=100, seed=0):
+    """How much the digits of one style row share a hand: hand_ratio in the classifier's 128-d features, and in
+    stroke_style (ink and slant, each standardised), for `rows` rows of style_rows."""
+    images = torch.from_numpy(generator.style_rows(rows, seed))
+    with torch.inference_mode():
+        features = classifier.features(images.reshape(-1, 28, 28)).reshape(rows, NUM_CLASSES, -1)
+    style = stroke_style(images)
+    style = (style - style.mean(0)) / style.std(0)
+    return {"classifier_features": hand_ratio(features), "ink_and_slant": hand_ratio(style)}
+
+
+def cut_out(number, span):
+    """The digit at columns `span` of a written number, back in the middle of a 28x28 image."""
+    start, stop = span
+    image = np.zeros((28, 28), dtype=np.uint8)
+    offset = (28 - (stop - start)) // 2
+    image[:, offset:offset + stop - start] = number[:, start:stop]
+    return image
+
+
+def number_readback(generator, classifier, n_numbers=1000, length=8, seed=0):
+    """Share of the digits of `n_numbers` written numbers (random digits, `length` each, one hand per number) that
+    the classifier reads as the intended digit when cut out again at their known position."""
+    rng = torch.Generator().manual_seed(seed)
+    correct = total = 0
+    for i in range(n_numbers):
+        digits = torch.randint(0, NUM_CLASSES, (length,), generator=rng).tolist()
+        numbers, spans = generator.write_number("".join(map(str, digits)), 1, seed + i, return_spans=True)
+        cut = torch.from_numpy(np.stack([cut_out(numbers[0], span) for span in spans[0]]))
+        correct += (classifier.predict(cut) == torch.tensor(digits)).sum().item()
+        total += length
+    return correct / total

@@ -1,6 +1,6 @@
 """What the generator does beyond one digit, measured on the bundled model (or --model):
 
-    python benchmarks/features.py
+    python -m benchmarks.features
 
   numbers    share of the digits of 1,000 written numbers (8 random digits each) that the evaluation classifier
              reads as intended when cut out again at their known place
@@ -15,18 +15,16 @@ Writes features.json and features.md to --out.
 """
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from cgan.evaluate import (evaluate, hand_ratio, load_classifier, number_readback, shared_hand,  # noqa: E402
-                           shown_source)
-from cgan.hub import load_generator  # noqa: E402
+from benchmarks.common import write_results
+from cgan.classifier import load_classifier
+from cgan.evaluate import evaluate, shown_source
+from cgan.hands import hand_ratio, number_readback, shared_hand
+from cgan.hub import load_generator
 
 
 def shuffled_control(generator, classifier, rows=100, seed=0):
@@ -51,10 +49,11 @@ def morph_steps(generator, morphs=100, frames=24, seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.features", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
     parser.add_argument("--mnist-dir", default=None)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     generator, classifier = load_generator(args.model), load_classifier()
     hands = [shared_hand(generator, classifier, 100, seed) for seed in range(3)]
@@ -71,12 +70,9 @@ def main():
                                                                                       "precision", "fd")}
                      for scale in neat},
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "features.json").write_text(json.dumps(result, indent=2))
     worst, typical = result["morph_max_step_over_median"]
     own, half = result["neatness"][str(generator.noise_scale)], result["neatness"]["0.5"]
-    lines = [f"`python benchmarks/features.py`, model `{Path(str(generator.source)).name}`.", "",
+    lines = [f"`python -m benchmarks.features`, model `{Path(str(generator.source)).name}`.", "",
              "| what | measured | bar |", "|---|---|---|",
              f"| digits of written numbers read as intended (1,000 numbers of 8) | {result['number_readback']:.2%} | "
              f"≥ 99% |",
@@ -89,8 +85,7 @@ def main():
              f"| noise scale 0.5 against the model's own ({generator.noise_scale:g}): accuracy | {half['accuracy']:.2%} "
              f"against {own['accuracy']:.2%} | not lower |",
              f"| the same: recall | {half['recall']:.3f} against {own['recall']:.3f} | lower |"]
-    (out / "features.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, "features", result, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""The app under load, driven the way a browser drives it: each visitor is a session (a page left open), joins
-Gradio's queue with a request of the Digits tab, reads its session's event stream to the result, then fetches every
-file the result shows (the page shows the digits as one picture, which is also the download).
+"""The app under load, driven the way a browser drives it: each visitor is a session (a page left open) with one
+kept-alive HTTP connection, joins Gradio's queue with a request of the Digits tab, reads its session's event stream
+to the result, then fetches every file the result names (a file per digit for the gallery, and the grid to
+download).
 
-    python benchmarks/load.py                                  # starts the app, 500 requests from 32 visitors
-    python benchmarks/load.py --url http://127.0.0.1:7860/     # an app already running
-    python benchmarks/load.py --requests 50 --concurrency 8    # a quick look
+    python -m benchmarks.load                                  # starts the app, 500 requests from 32 visitors
+    python -m benchmarks.load --url http://127.0.0.1:7860/     # an app already running
+    python -m benchmarks.load --requests 50 --concurrency 8    # a quick look
 
 Reports failures, p50 / p95 latency (submit to the last image fetched) and requests per second, with the machine.
 Writes load-ENDPOINT.json and load-ENDPOINT.md to --out. gradio_client is not used: its own per-client overhead,
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.common import machine_line, write_results
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cgan.device import describe  # noqa: E402
 
 
 def file_urls(value):
@@ -72,24 +73,26 @@ async def one_request(client, url, session, fn_index, digit, n, seed):
 
 
 async def drive(url, requests, concurrency, n, endpoint):
-    """Send `requests` requests from `concurrency` visitors at once, each visitor one request after another."""
+    """Send `requests` requests from `concurrency` visitors at once, each visitor one request after another over its
+    own kept-alive connection."""
     queue = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
     results = []
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         fn_index = await endpoint_index(client, url, endpoint)
 
-        async def visitor():
-            session = uuid.uuid4().hex[:11]  # one page, one session, as a browser tab has
+    async def visitor():
+        session = uuid.uuid4().hex[:11]  # one page, one session, as a browser tab has
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             while not queue.empty():
                 i = queue.get_nowait()
                 results.append(await one_request(client, url, session, fn_index, i % 10, n, i))
 
-        start = time.perf_counter()
-        await asyncio.gather(*(visitor() for _ in range(concurrency)))
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(visitor() for _ in range(concurrency)))
+    seconds = time.perf_counter() - start
     latencies = sorted(t for t, _ in results)
     failures = [error for _, error in results if error]
     return {"endpoint": endpoint, "requests": requests, "concurrency": concurrency, "n": n, "failures": len(failures),
@@ -98,8 +101,9 @@ async def drive(url, requests, concurrency, n, endpoint):
             "seconds": seconds}
 
 
-def run(url, requests=500, concurrency=32, n=16, endpoint="digits"):
-    """`endpoint`: "digits", the page's; or "generate", the API's, which returns each digit as a file."""
+def run(url, requests=500, concurrency=32, n=16, endpoint="generate"):
+    """`endpoint`: "generate", the Digits tab's (a file per digit, and the grid); or "digits", the API's one
+    picture."""
     return asyncio.run(drive(url, requests, concurrency, n, endpoint))
 
 
@@ -129,15 +133,17 @@ def start_app():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running app (default: start one)")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--n", type=int, default=16, help="digits per request")
     parser.add_argument("--repeats", type=int, default=3, help="runs; the table gives each and the median")
-    parser.add_argument("--endpoint", choices=["digits", "generate"], default="digits",
-                        help="digits: what the page asks for (default); generate: the API's, a file per digit")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--endpoint", choices=["generate", "digits"], default="generate",
+                        help="generate: what the page's Digits tab asks for (default), a file per digit and the grid; "
+                             "digits: the API's one picture")
+    parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     process, url = (None, args.url) if args.url else start_app()
     try:
@@ -146,22 +152,18 @@ def main():
     finally:
         if process:
             process.terminate()
-    result = {"machine": describe(), "runs": runs,
+    result = {"machine": machine_line(), "runs": runs,
               "median": {key: statistics.median(r[key] for r in runs)
                          for key in ("failures", "p50_s", "p95_s", "requests_per_s")}}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"load-{args.endpoint}.json").write_text(json.dumps(result, indent=2))
-    lines = [f"`python benchmarks/load.py --endpoint {args.endpoint}` ({args.requests} requests from "
+    lines = [f"`python -m benchmarks.load --endpoint {args.endpoint}` ({args.requests} requests from "
              f"{args.concurrency} visitors at once, {args.n} digits each, every file fetched; the driver on the same "
-             f"machine). Machine: {result['machine']}.", "", "| run | failures | p50 | p95 | requests/s |",
+             f"machine). {result['machine']}", "", "| run | failures | p50 | p95 | requests/s |",
              "|---|---|---|---|---|"]
     for i, r in enumerate(runs, 1):
         lines.append(f"| {i} | {r['failures']} | {r['p50_s']:.2f} s | {r['p95_s']:.2f} s | {r['requests_per_s']:.1f} |")
     m = result["median"]
     lines.append(f"| median | {m['failures']:g} | {m['p50_s']:.2f} s | {m['p95_s']:.2f} s | {m['requests_per_s']:.1f} |")
-    (out / f"load-{args.endpoint}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, f"load-{args.endpoint}", result, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

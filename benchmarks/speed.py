@@ -1,14 +1,15 @@
-"""Speed: training throughput of each recipe, generation latency of the bundled generator, and the app's server-side
-time for a request of each tab.
+"""Speed: training throughput of each recipe, generation latency of the bundled generator, the app's server-side
+time for a request of each tab, a hand found and written in, and a synthetic MNIST written.
 
-    python benchmarks/speed.py                 # CPU (and the GPU too, when there is one)
-    python benchmarks/speed.py --device cuda   # the GPU only
-    python benchmarks/speed.py --device cuda --recipes dcgan-full   # one recipe's training only
-    python benchmarks/speed.py --device cpu --recipes dcgan-quick --set g_fine=16  # what a change to a recipe costs
+    python -m benchmarks.speed                 # CPU (and the GPU too, when there is one)
+    python -m benchmarks.speed --device cuda   # the GPU only
+    python -m benchmarks.speed --device cuda --recipes dcgan-full   # one recipe's training only
+    python -m benchmarks.speed --device cpu --recipes dcgan-quick --set g_fine=16  # what a change to a recipe costs
 
 Every figure is the median of repeated runs after warm-up. Writes speed-<device>.json and speed-<device>.md to --out.
-Training is timed as `train.py` runs it on the device (on a GPU torch.compile and bf16, and also without
-torch.compile; bf16 on a CPU with AMX, benchmarks/bf16.py).
+Training is timed as `train.py` runs it on the device (on a GPU torch.compile and bf16; bf16 on a CPU with AMX):
+a step's time, times the steps of the recipe's epochs (the per-epoch sample grid, collapse probe and state, and
+the evaluation at the end, come on top; the minutes a whole run took are in its training.json).
 
 With --set (as benchmarks/variants.py takes it), the recipe and the recipe changed are timed in turn, round by round
 in one process, so that the machine's drift (these machines are shared) falls on both: a training step of each, and
@@ -18,26 +19,29 @@ as warm-up. Writes speed-<device>-<change>.json and .md, leaving speed-<device>.
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cgan.data import load_mnist, to_model_range  # noqa: E402
-from cgan.generation import ConditionalGenerator  # noqa: E402
-from cgan.hub import load_generator  # noqa: E402
-from cgan.recipe import RECIPES, custom_recipe  # noqa: E402
-from cgan.serving import ResultFiles, serve, serve_morph, serve_number, serve_style_rows  # noqa: E402
-from cgan.training import TrainConfig, Trainer  # noqa: E402
-from cgan.device import describe  # noqa: E402
-from variants import label, parse_change  # noqa: E402
+from benchmarks.common import label, machine_line, parse_change, write_results
+from cgan.data import load_mnist, to_model_range
+from cgan.dataset import write_dataset
+from cgan.generation import ConditionalGenerator
+from cgan.hub import load_generator
+from cgan.recipe import RECIPES, custom_recipe
+from cgan.run_state import TrainConfig
+from cgan.serving import ResultFiles, serve, serve_morph, serve_my_hand, serve_number, serve_style_rows
+from cgan.training import Trainer
 
 # (arch, budget): the recipe of each budget, and the report's network
 RECIPE_NAMES = [("dcgan", "quick"), ("dcgan", "full"), ("seed", "quick")]
 RECIPES_BY_NAME = {f"{arch}-{budget}": (arch, budget) for arch, budget in RECIPE_NAMES}  # as --recipes names them
+DATASET_DIGITS = 60_000
 
 
 def recipes_named(text):
@@ -47,15 +51,6 @@ def recipes_named(text):
     if any(name not in RECIPES_BY_NAME for name in names):
         sys.exit(f"error: --recipes takes names from {', '.join(RECIPES_BY_NAME)}, got {text!r}")
     return [RECIPES_BY_NAME[name] for name in names]
-
-
-def write_results(out, name, entry, table):
-    """A benchmark's measurements as out/name.json and their markdown table as out/name.md, the table printed too."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
-    (out / f"{name}.md").write_text(table)
-    print(table)
 
 
 def timed(fn, repeats, sync):
@@ -82,11 +77,11 @@ def training_steps(arch, budget, device, images, labels, steps, compile=None, re
     rng = torch.Generator().manual_seed(0)
     idx = torch.randint(0, len(labels), (batch,), generator=rng)
     real, y = to_model_range(images[idx], trainer.recipe.ink).to(device), labels[idx].to(device)
-    z = torch.randn(batch, trainer.G.z_dim, generator=rng).to(device)
+    z = torch.randn(batch, trainer.gan.G.z_dim, generator=rng).to(device)
 
     def run():
         for _ in range(steps):
-            trainer.train_step(real, y, z)
+            trainer.gan.step(real, y, z)
 
     return trainer, run
 
@@ -150,7 +145,7 @@ def change_cost(arch, budget, changed, change, device, images, labels, rounds=25
     return result
 
 
-def app_handling(generator, repeats=30):
+def app_handling(generator, drawings, repeats=30):
     """The server's time for one request of each tab, as the app serves it: parsing, generation, the files written
     where Gradio serves them from, and Gradio's postprocessing and file bookkeeping of the outputs."""
     import gradio as gr
@@ -163,6 +158,7 @@ def app_handling(generator, repeats=30):
     def shown(component, value):
         move_files_to_cache(component.postprocess(value), component, postprocess=True)
 
+    hand_requests = iter(drawings * repeats)
     tabs = {
         "digits, 64": lambda: shown(gallery, serve(generator, files, 7, 64, None).image_paths),
         "digits, 16": lambda: shown(gallery, serve(generator, files, 7, 16, None).image_paths),
@@ -170,6 +166,8 @@ def app_handling(generator, repeats=30):
                                                                                None).path),
         "one hand 0-9, 16 rows": lambda: shown(picture, serve_style_rows(generator, files, 16, None).path),
         "a morph, 48 frames": lambda: shown(picture, serve_morph(generator, files, 3, 8, None, None, 48).path),
+        "my hand: a drawing's hand found, 2026 written in it": lambda: shown(picture, serve_my_hand(
+            generator, files, next(hand_requests), "2026").path),
     }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the app serves each request
@@ -181,8 +179,34 @@ def app_handling(generator, repeats=30):
     return result
 
 
+def hand_time(generator, drawings):
+    """Median seconds, over test digits standing in for drawings, of finding a hand and writing 2026 in it."""
+    generator.find_hand(drawings[0])  # loads the classifier once, as the app does at its first drawing
+    times = []
+    for drawing in drawings:
+        start = time.perf_counter()
+        generator.write_number("2026", hand=generator.find_hand(drawing))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def dataset_time(generator, repeats=3):
+    """Median seconds of writing a synthetic MNIST of DATASET_DIGITS training digits (and 10,000 test digits)."""
+    times = []
+    for _ in range(repeats):
+        folder = Path(tempfile.mkdtemp(prefix="cgan-dataset-"))
+        try:
+            start = time.perf_counter()
+            write_dataset(generator, folder / "synth", DATASET_DIGITS, seed=0, progress=False)
+            times.append(time.perf_counter() - start)
+        finally:
+            shutil.rmtree(folder)
+    return statistics.median(times)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
@@ -213,7 +237,7 @@ def main(argv=None):
     images, labels = load_mnist(True, mnist_dir=args.mnist_dir)
     for device in devices:
         if changed:
-            entry = {"machine": describe(device), "torch": torch.__version__,
+            entry = {"machine": machine_line(device),
                      "costs": [change_cost(arch, budget, recipe, change, device, images, labels, args.rounds,
                                            args.steps) for (arch, budget), recipe in changed.items()]}
             write_results(args.out, f"speed-{device.type}-{change}", entry, cost_report(device.type, entry))
@@ -222,27 +246,30 @@ def main(argv=None):
         generator = load_generator(device=str(device))
         # On CUDA, train.py compiles by default: time that, and the eager networks beside it.
         modes = [None, False] if device.type == "cuda" else [None]
-        entry = {"machine": describe(device), "torch": torch.__version__,
+        entry = {"machine": machine_line(device),
                  "training": [training_throughput(arch, budget, device, images, labels, compile)
                               for arch, budget in recipes for compile in modes],
                  "generator": f"{generator.arch} ({generator.size})",
                  "generation": [generation_latency(generator, n, sync, 50 if n < 1024 else 10)
                                 for n in (1, 16, 64, 1024)]}
         if device.type == "cpu":
-            entry["app_ms"] = app_handling(generator)
+            drawings = [image.numpy() for image in load_mnist(False, mnist_dir=args.mnist_dir)[0][:20]]
+            entry["app_ms"] = app_handling(generator, drawings)
+            entry["hand_seconds"] = hand_time(generator, drawings)
+            entry["dataset_seconds"] = dataset_time(generator)
         print(json.dumps(entry, indent=2), flush=True)
         write_results(args.out, f"speed-{device.type}", entry, report(device.type, entry))
 
 
 def heading(kind, entry):
-    return f"**{kind.upper()}**: {entry['machine']}, torch {entry['torch']}"
+    return f"**{kind.upper()}**. {entry['machine']}"
 
 
 def report(kind, entry):
     """The markdown tables of one device's measurements."""
     lines = [heading(kind, entry), "",
-             "| training | recipe | torch.compile | bf16 | batch | images/s | minutes per epoch "
-             "| minutes for the recipe |",
+             "| training | budget | torch.compile | bf16 | batch | images/s | minutes per epoch "
+             "| minutes of training steps for the budget |",
              "|---|---|---|---|---|---|---|---|"]
     yes_no = {True: "yes", False: "no"}
     lines += [f"| {t['arch']} | {t['budget']} | {yes_no[t['compiled']]} | {yes_no[t['bf16']]} | {t['batch_size']} | "
@@ -255,6 +282,10 @@ def report(kind, entry):
         lines += ["", "App, the server's time for one request (one torch thread, as the app serves; with Gradio's "
                       "postprocessing of the outputs):", "", "| tab | median ms |", "|---|---|"]
         lines += [f"| {name} | {ms:.1f} |" for name, ms in entry["app_ms"].items()]
+        lines += ["", f"A hand found from a drawing and 2026 written in it: {entry['hand_seconds'] * 1000:.0f} ms "
+                      f"(median of 20 MNIST test digits, all threads).",
+                  f"A synthetic MNIST written, {DATASET_DIGITS:,} training and 10,000 test digits: "
+                  f"{entry['dataset_seconds']:.1f} s (median of 3)."]
     return "\n".join(lines) + "\n"
 
 

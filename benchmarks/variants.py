@@ -5,11 +5,11 @@ the validation split and is scored on the 5,000 inside it (500 samples per digit
 Fréchet distances, precision, recall, the C2ST and the pixel TV. The test set is not looked at. Compare a change with
 the recipe itself, trained for the same seeds in the same way:
 
-    python benchmarks/variants.py --seeds 0,1                                 # the recipe as it is
-    python benchmarks/variants.py --seeds 0,1 --set r1_gamma=0.3              # one change (several: repeat --set)
-    python benchmarks/variants.py --budget full --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
-    python benchmarks/variants.py --score runs/variants/recipe-seed0          # score runs already trained
-    python benchmarks/variants.py --budget full --seeds 0,1,2 --minutes 8      # on a lent GPU: scored whatever happens
+    python -m benchmarks.variants --seeds 0,1                                 # the recipe as it is
+    python -m benchmarks.variants --seeds 0,1 --set r1_gamma=0.3              # one change (several: repeat --set)
+    python -m benchmarks.variants --budget full --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
+    python -m benchmarks.variants --score runs/variants/recipe-seed0          # score runs already trained
+    python -m benchmarks.variants --budget full --seeds 0,1,2 --minutes 8      # on a lent GPU: scored whatever happens
 
 Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores, no state.pt: a run here
 is not resumed); the table is printed. Side by side, each run gets an equal share of the CPU cores (--threads sets
@@ -18,52 +18,29 @@ as it stands: a machine lent for minutes still returns a score for every run (th
 """
 
 import argparse
-import ast
 import concurrent.futures
-import dataclasses
 import json
 import math
 import multiprocessing
 import os
 import shlex
-import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cgan.data import (DEFAULT_DATA_DIR, VALIDATION_PER_DIGIT, MnistUnavailableError, load_mnist,  # noqa: E402
-                       validation_split)
-from cgan.evaluate import Evaluator, load_classifier  # noqa: E402
-from cgan.hub import load_generator, save_model  # noqa: E402
-from cgan.recipe import BUDGETS, Recipe, custom_recipe, default_budget  # noqa: E402
-from cgan.device import pick_device  # noqa: E402
-from cgan.training import TrainConfig, Trainer, TrainingError, TrainingInterrupted  # noqa: E402
+from benchmarks.common import label, parse_change, runs_table
+from cgan.classifier import load_classifier
+from cgan.data import DEFAULT_DATA_DIR, VALIDATION_PER_DIGIT, MnistUnavailableError, load_mnist, validation_split
+from cgan.device import pick_device
+from cgan.evaluate import Evaluator
+from cgan.hub import load_generator, save_model
+from cgan.recipe import BUDGETS, custom_recipe, default_budget
+from cgan.run_state import TrainConfig, TrainingError, TrainingInterrupted
+from cgan.training import Trainer, run_record, saved_generator
 
 SAMPLE_SEED = 100  # the samples' seed: not the noise-scale choice's (the run's seed), so the scores are fresh draws
-COLUMNS = [("accuracy", "acc", "{:.2%}"), ("accuracy_min", "worst digit", "{:.1%}"), ("fd", "FD", "{:.3f}"),
-           ("fd_per_digit", "per-digit FD", "{:.3f}"), ("precision", "P", "{:.3f}"), ("recall", "R", "{:.3f}"),
-           ("c2st", "C2ST", "{:.3f}"), ("pixel_tv", "pixel TV", "{:.3f}")]
-SETTINGS = {field.name for field in dataclasses.fields(Recipe)}
-
-
-def parse_change(text):
-    """'name=value' -> (name, value): a recipe setting, its value read as a Python literal (0.3, True, (0.0, 0.9),
-    None) or else as text ('hinge')."""
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected SETTING=VALUE, got {text!r}")
-    if name not in SETTINGS:
-        raise argparse.ArgumentTypeError(f"{name!r} is not a recipe setting; the settings: "
-                                         f"{', '.join(sorted(SETTINGS))}")
-    try:
-        return name, ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError):
-        return name, value.strip()
 
 
 def seed_list(text):
@@ -74,11 +51,6 @@ def seed_list(text):
     if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"seeds must be different whole numbers, 0 or more, got {text!r}")
     return seeds
-
-
-def label(changes):
-    """The change's name in folder names and the table: 'recipe' for none."""
-    return ",".join(f"{name}={value}" for name, value in changes.items()).replace(" ", "") or "recipe"
 
 
 def validation_evaluator(data_dir, mnist_dir, device):
@@ -99,24 +71,17 @@ def train_run(budget, changes, seed, out, device, threads, args, command):
                          mnist_dir=args.mnist_dir, limit=args.limit, device=device, command=command)
     start = time.perf_counter()
     trainer = Trainer(config)
-    # The same request as a Ctrl-C: the trainer finishes the step in progress, saves its state and stops.
-    timer = threading.Timer(args.minutes * 60, setattr, (trainer, "stop_requested", True)) if args.minutes else None
     stopped = None
     with open(out.parent / f"{out.name}.log", "w") as log_file:
         def log(line):
             print(line, file=log_file, flush=True)
-        if timer:
-            timer.start()
         try:
-            model = trainer.fit(log=log, progress=False)
+            model = trainer.fit(log=log, progress=False, minutes=args.minutes)
         except TrainingInterrupted:
             stopped = f"after {args.minutes:g} minutes, {trainer.epoch} of {recipe.epochs} epochs done"
             log(f"stopped {stopped}: saved and scored as it stands")
-            model = trainer.finish(log)
-        finally:
-            if timer:
-                timer.cancel()
-    record = trainer.record(time.perf_counter() - start)
+            model = saved_generator(trainer, log)
+    record = run_record(trainer, time.perf_counter() - start)
     if stopped:
         record["stopped"] = stopped
     save_model(model, out / "generator", training=record)
@@ -143,28 +108,20 @@ def score_folder(folder, evaluator, per_digit=VALIDATION_PER_DIGIT):
 
 
 def table(results):
-    """A markdown table of the runs, a mean row for each change with more than one seed."""
-    lines = ["| change | seed | noise scale | " + " | ".join(name for _, name, _ in COLUMNS) + " |",
-             "|---|---|---|" + "---|" * len(COLUMNS)]
+    """A markdown table of the runs, with the mean and spread of each change's seeds."""
     groups = {}
     for result in results:
         groups.setdefault(result["change"], []).append(result)
-    for change, runs in groups.items():
-        for run in sorted(runs, key=lambda run: run["seed"]):
-            lines.append(f"| {change} | {run['seed']} | {run['noise_scale']:g} | " +
-                         " | ".join(fmt.format(run[key]) for key, _, fmt in COLUMNS) + " |")
-        if len(runs) > 1:
-            lines.append(f"| {change} | **mean** | | " +
-                         " | ".join(fmt.format(statistics.mean(run[key] for run in runs)) for key, _, fmt in COLUMNS)
-                         + " |")
+    tables = [runs_table(sorted(runs, key=lambda run: run["seed"]),
+                         {"change": "change", "seed": "seed", "noise_scale": "noise scale"})
+              for runs in groups.values()]
     stopped = [f"{run['change']}, seed {run['seed']}: stopped {run['stopped']}" for run in results if run["stopped"]]
-    if stopped:
-        lines += ["", *stopped]
-    return "\n".join(lines)
+    return "\n\n".join(tables + (["\n".join(stopped)] if stopped else []))
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.variants", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", dest="changes", type=parse_change, action="append", default=[],
                         metavar="SETTING=VALUE", help="a recipe setting changed (cgan/recipe.py); repeat for more")
     parser.add_argument("--seeds", type=seed_list, default=[0, 1], help="default 0,1")
@@ -195,7 +152,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    command = "python benchmarks/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m benchmarks.variants " + shlex.join(sys.argv[1:] if argv is None else argv)
     device = pick_device("auto")
     if args.score:
         try:

@@ -1,0 +1,133 @@
+"""The benchmarks as a user runs them (`python -m benchmarks.NAME`, in a subprocess): each on a small case, for real,
+checked by the files it writes and what it prints. The benchmarks' own code is not imported here."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # each starts python and torch afresh, and most train or measure something
+
+
+def benchmark(*argv, expect_ok=True, timeout=900):
+    """`python -m benchmarks.NAME ARGS` from the repository's root: (exit code, stdout and stderr)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-m", *map(str, argv)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    output = done.stdout + done.stderr
+    if expect_ok:
+        assert done.returncode == 0, output
+    return done.returncode, output
+
+
+def test_variants_trains_two_seeds_side_by_side_scores_them_and_scores_them_again(tmp_path, data_dir, mnist_dir):
+    out = tmp_path / "runs"
+    _, printed = benchmark("benchmarks.variants", "--seeds", "0,1", "--limit", "256", "--per-digit", "10",
+                           "--set", "epochs=1", "--set", "ink=255", "--set", "noise_scales=()", "--out", out,
+                           "--data-dir", data_dir, "--mnist-dir", mnist_dir)
+    change = "epochs=1,ink=255,noise_scales=()"
+    for seed in (0, 1):
+        run = out / f"{change}-seed{seed}"
+        result = json.loads((run / "validation.json").read_text())
+        assert result["change"] == change and result["seed"] == seed and result["per_digit"] == 10
+        assert 0 <= result["c2st"] <= 1 and 0 <= result["pixel_tv"] <= 1 and result["fd"] > 0
+        training = json.loads((run / "generator" / "training.json").read_text())
+        assert training["recipe"]["ink"] == 255 and training["epochs"] == 1 and training["seed"] == seed
+        assert training["command"].startswith("python -m benchmarks.variants --seeds 0,1 --limit 256")
+        assert "epoch 1:" in (out / f"{run.name}.log").read_text() and not (run / "state.pt").exists()
+        assert f"| {change} | {seed} | 1.0 |" in printed
+    assert "| **mean** |" in printed
+    run = out / f"{change}-seed0"
+    first = json.loads((run / "validation.json").read_text())
+    benchmark("benchmarks.variants", "--score", run, "--per-digit", "10", "--data-dir", data_dir,
+              "--mnist-dir", mnist_dir)
+    again = json.loads((run / "validation.json").read_text())
+    assert again["accuracy"] == first["accuracy"] and again["fd"] == pytest.approx(first["fd"], rel=1e-3)
+
+
+def test_variants_stops_a_run_past_its_minutes_and_scores_it_as_it_stands(tmp_path, data_dir, mnist_dir):
+    out = tmp_path / "runs"
+    # 300 epochs of 2 steps take minutes; the limit stops the run after a few seconds, wherever it is by then.
+    _, printed = benchmark("benchmarks.variants", "--seeds", "0", "--limit", "256", "--per-digit", "10", "--minutes",
+                           "0.05", "--set", "epochs=300", "--set", "noise_scales=()", "--out", out, "--data-dir",
+                           data_dir, "--mnist-dir", mnist_dir)
+    run = out / "epochs=300,noise_scales=()-seed0"
+    training = json.loads((run / "generator" / "training.json").read_text())
+    assert training["epochs"] < 300 and training["stopped"] == f"after 0.05 minutes, {training['epochs']} of 300 " \
+                                                               f"epochs done"
+    assert json.loads((run / "validation.json").read_text())["stopped"] == training["stopped"]
+    assert f"seed 0: stopped {training['stopped']}" in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "1,1"], "seeds must be different"), (["--per-digit", "5"], "--per-digit must be 10-500"),
+    (["--jobs", "0"], "--jobs must be 1 or more"), (["--minutes", "nan"], "--minutes must be a number above 0"),
+    (["--set", "gamma=1"], "'gamma' is not a recipe setting"), (["--set", "r1_gamma"], "expected SETTING=VALUE"),
+    (["--set", "r1_gamma=-1", "--set", "epochs=1", "--limit", "64"], "r1_gamma must be 0 or more, got -1"),
+    (["--set", "validation=False", "--set", "noise_scales=()"], "validation=False holds no digits out"),
+])
+def test_variants_refuses_what_it_cannot_run_before_any_run(tmp_path, argv, message):
+    code, printed = benchmark("benchmarks.variants", *argv, "--out", tmp_path / "runs", expect_ok=False)
+    assert code != 0 and message in printed and not (tmp_path / "runs").exists()
+
+
+def test_variants_scores_only_runs_that_held_the_validation_digits_out(tmp_path):
+    code, printed = benchmark("benchmarks.variants", "--score", tmp_path, expect_ok=False)
+    assert code != 0 and "a run could not be scored" in printed and "training.json" in printed
+    (tmp_path / "generator").mkdir()
+    (tmp_path / "generator" / "training.json").write_text(json.dumps({"seed": 0, "recipe": {"validation": False}}))
+    code, printed = benchmark("benchmarks.variants", "--score", tmp_path, expect_ok=False)
+    assert code != 0 and "trained on the validation digits as well" in printed
+
+
+def test_speed_times_a_change_against_the_recipe_in_turn(tmp_path, mnist_dir):
+    _, printed = benchmark("benchmarks.speed", "--device", "cpu", "--recipes", "dcgan-quick", "--set", "g_fine=16",
+                           "--rounds", "2", "--steps", "1", "--out", tmp_path, "--mnist-dir", mnist_dir)
+    (cost,) = json.loads((tmp_path / "speed-cpu-g_fine=16.json").read_text())["costs"]
+    assert (cost["arch"], cost["budget"], cost["change"], cost["rounds"]) == ("dcgan", "quick", "g_fine=16", 2)
+    for part in ("step", "generate"):
+        low, high = cost[part]["ratio_range"]
+        assert cost[part]["recipe_ms"] > 0 and cost[part]["changed_ms"] > 0 and low <= cost[part]["ratio"] <= high
+    assert not (tmp_path / "speed-cpu.md").exists()  # the table of the recipes as they are is not overwritten
+    assert "| dcgan-quick | g_fine=16 | generate(64) |" in (tmp_path / "speed-cpu-g_fine=16.md").read_text()
+    assert "| dcgan-quick | g_fine=16 | generate(64) |" in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--recipes", "seed-quick", "--set", "g_fine=16"], "seed-quick with g_fine=16: "),
+    (["--recipes", "dcgan-tpu"], "--recipes takes names from"),
+    (["--set", "g_fine=16", "--rounds", "0"], "--rounds and --steps must be 1 or more"),
+])
+def test_speed_refuses_what_it_cannot_time_by_name(argv, message):
+    code, printed = benchmark("benchmarks.speed", "--device", "cpu", *argv, expect_ok=False)
+    assert code != 0 and message in printed
+
+
+def test_hands_measures_found_hands_on_test_digits(tmp_path, mnist_dir):
+    _, printed = benchmark("benchmarks.hands", "--n", "10", "--out", tmp_path, "--mnist-dir", mnist_dir)
+    result = json.loads((tmp_path / "hands-project.json").read_text())
+    assert result["inputs"] == 10 and 0 <= result["match"] <= 1 and 0.9 <= result["read"] <= 1
+    assert -1 <= result["ink_rho"] <= 1 and -1 <= result["slant_rho"] <= 1 and result["seconds_median"] > 0
+    assert result["refused"] <= 0.2 and result["scribbles_refused"] >= 0.5  # real digits pass, scribbles do not
+    assert "| project |" in printed and (tmp_path / "hands-project.md").read_text() in printed
+
+
+def test_seeds_table_checks_each_run_against_its_budgets_bar(tmp_path):
+    for seed, accuracy in ((0, 0.998), (1, 0.990)):
+        run = tmp_path / f"s{seed}"
+        (run / "generator").mkdir(parents=True)
+        (run / "generator" / "training.json").write_text(json.dumps(
+            {"seed": seed, "budget": "quick", "device": "a CPU", "minutes": 12.0, "noise_scale": 1.0}))
+        (run / "generator" / "evaluation.json").write_text(json.dumps({"model": {
+            "accuracy": accuracy, "accuracy_min": 0.991, "precision": 0.8, "recall": 0.75}}))
+        (run / "metrics.jsonl").write_text(json.dumps({"diversity_min": 0.9}) + "\n")
+    _, printed = benchmark("benchmarks.seeds_table", tmp_path / "s0", tmp_path / "s1", "--out", tmp_path / "seeds")
+    assert "| 0 | quick | a CPU | 12.0 | 1.0 | pass | 99.80% |" in printed
+    assert "| 1 | quick | a CPU | 12.0 | 1.0 | FAIL: accuracy | 99.00% |" in printed
+    assert "| **mean** |" in printed and (tmp_path / "seeds.md").read_text() in printed
+    code, printed = benchmark("benchmarks.seeds_table", tmp_path, expect_ok=False)
+    assert code != 0 and "is not a finished and evaluated run of train.py" in printed

@@ -302,8 +302,10 @@ def test_the_digits_tab_shows_the_digits_as_one_picture_which_is_the_grid_downlo
     assert np.array_equal(np.asarray(Image.open(grid)), shown)
 
 
-def test_my_hand_writes_the_number_in_the_drawings_hand_beside_what_it_read(generator, files, test_set):
+def test_my_hand_writes_the_number_in_the_drawings_hand_beside_what_it_read(files, test_set):
+    from cgan import load_generator
     from cgan.serving import EXAMPLE_DRAWING, serve_my_hand
+    generator = load_generator()  # a trained model: an untrained one draws nothing near a digit, and is refused
     images, labels = test_set
     drawing = 255 - np.asarray(Image.fromarray(images[0].numpy()).resize((280, 280), Image.Resampling.NEAREST))
     written = serve_my_hand(generator, files, drawing, "20 26", None)

@@ -15,9 +15,9 @@ import gradio as gr
 import numpy as np
 import torch
 from gradio.components.image_editor import EditorData
-from PIL import Image
 
 from cgan.generation import NOISE_SCALES
+from cgan.hands import read_drawing
 from cgan.serving import (EXAMPLE_DRAWING, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe,
                           load_for_app, serve, serve_grid, serve_morph, serve_my_hand, serve_number, serve_style_rows)
 
@@ -101,12 +101,7 @@ def drawing_of(payload):
         except Exception:  # not the sketchpad's payload after all
             raise ValueError("the drawing could not be read: draw a digit on the canvas") from None
         return None if value is None else value["composite"]
-    path = payload.get("path") if isinstance(payload, dict) else payload
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGBA"))
-    except (OSError, TypeError, ValueError, AttributeError):
-        raise ValueError("image must be a picture file (PNG or JPEG) of one digit drawn by hand") from None
+    return read_drawing(payload.get("path") if isinstance(payload, dict) else payload)
 
 
 def my_hand(image, text, noise_scale=None):

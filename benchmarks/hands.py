@@ -53,12 +53,12 @@ def relative(values, classes):
 
 
 def find_or_refuse(finder, image):
-    """(the hand of `image`, whether the app would refuse it as no digit): a refused drawing's hand is found for the
-    digit read, so that its distance is measured too."""
-    try:
-        return finder.find(image), False
-    except ValueError:
-        return finder.find(image, digit=finder.read(prepare_drawing(image))[0]), True
+    """(the hand of `image`, whether the app would refuse it as no digit, by cgan.hands' two rules): the hand is
+    searched once, for the digit read, so that a refused drawing's distance is measured too."""
+    drawing = prepare_drawing(image)
+    digit, confidence = finder.read(drawing)
+    hand = finder.match(drawing, digit)
+    return hand, confidence < MIN_CONFIDENCE or hand.distance > MAX_DISTANCE
 
 
 def scribbles(n, seed=0):

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from cgan.dataset import write_dataset
+from cgan.hands import read_drawing
 from cgan.hub import load_generator
 from cgan.plots import save_gif, save_grid
 
@@ -99,12 +99,7 @@ def make(generator, args):
     """(the uint8 array, a sentence saying what it is) for the parsed arguments."""
     scale = args.noise_scale
     if args.mode == "hand":
-        try:
-            with Image.open(args.hand) as picture:
-                drawing = np.asarray(picture.convert("RGBA"))
-        except OSError as error:
-            raise ValueError(f"--hand {args.hand}: not a picture that can be read ({error})") from None
-        hand = generator.find_hand(drawing, args.digit, scale)
+        hand = generator.find_hand(read_drawing(args.hand), args.digit, scale)
         text = args.number or "0123456789"
         return (generator.write_number(text, hand=hand),
                 f"the number {text.strip()!r} in the hand of {args.hand} (read as a {hand.digit})")

@@ -89,6 +89,16 @@ def prepare_drawing(image):
     return (out * 255).round().astype(np.uint8)
 
 
+def read_drawing(source):
+    """A picture file of a drawing (a path or a file object; PNG, JPEG, any mode) as an RGBA uint8 array, for
+    prepare_drawing; ValueError for anything that is not a picture that can be read."""
+    try:
+        with Image.open(source) as picture:
+            return np.asarray(picture.convert("RGBA"))
+    except (OSError, TypeError, ValueError, AttributeError):
+        raise ValueError("the drawing must be a picture file (PNG or JPEG) of one digit drawn by hand") from None
+
+
 def ink_of(image):
     """(H, W) float: how much ink each pixel holds, 0 (background) to 1 (the drawing's full ink)."""
     a = np.asarray(image)
@@ -137,15 +147,25 @@ class HandFinder:
         return int(probabilities.argmax()), float(probabilities.max())
 
     def find(self, image, digit=None, noise_scale=None):
+        """The hand of `image` (see the module's text): a Hand. `digit` None reads it with the classifier, and a
+        drawing it reads with less than MIN_CONFIDENCE, or whose closest drawing by the model lies further than
+        MAX_DISTANCE, is refused; `noise_scale` (None: the generator's own) is the prior the hand is searched in.
+        ValueError for an empty drawing, or one that is refused."""
         drawing = prepare_drawing(image)
-        read = digit is None
-        if read:
-            digit, confidence = self.read(drawing)
-            if confidence < MIN_CONFIDENCE:
-                raise ValueError(f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} "
-                                 f"sure): draw one digit, large")
-        else:
-            digit = int(digit)
+        if digit is not None:
+            return self.match(drawing, int(digit), noise_scale)
+        digit, confidence = self.read(drawing)
+        if confidence < MIN_CONFIDENCE:  # refused before the search, which would cost its steps for nothing
+            raise ValueError(f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} "
+                             f"sure): draw one digit, large")
+        hand = self.match(drawing, digit, noise_scale)
+        if hand.distance > MAX_DISTANCE:
+            raise ValueError(f"the drawing does not look like a digit (the closest {digit} the model can write is far "
+                             f"from it): draw one digit, large")
+        return hand
+
+    def match(self, drawing, digit, noise_scale=None):
+        """The Hand whose drawing of `digit` comes closest to a prepared `drawing`, whatever how close: the search."""
         generator, classifier, search = self.generator, self.classifier, self.search
         scale = generator.sampling_scale(noise_scale)
         radius = scale * math.sqrt(generator.z_dim)  # where the prior's noise vectors lie
@@ -185,18 +205,7 @@ class HandFinder:
         with torch.no_grad():
             distances = (classifier.features(drawn.to(device)) - target_features).norm(dim=1)
         best = int(distances.argmin())
-        hand = Hand(digit, z[best], float(distances[best]), drawing)
-        if read and hand.distance > MAX_DISTANCE:
-            raise ValueError(f"the drawing does not look like a digit (the closest {digit} the model can write is far "
-                             f"from it): draw one digit, large")
-        return hand
-
-
-def find_hand(generator, image, digit=None, noise_scale=None, classifier=None, search=SEARCH):
-    """The hand of a drawing (see the module's text): a Hand. `digit` None reads it with the classifier; `noise_scale`
-    (None: the generator's own) is the prior the hand is searched in. ValueError for an empty drawing, or one the
-    classifier does not take for a digit."""
-    return HandFinder(generator, classifier, search).find(image, digit, noise_scale)
+        return Hand(digit, z[best], float(distances[best]), drawing)
 
 
 # --- how a hand is measured: ink and slant, and how much one noise vector's digits share them -------------------

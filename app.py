@@ -8,17 +8,22 @@ On a Hugging Face Space, set CGAN_MODEL to a Hub repo id; without the Hub the bu
 """
 
 import logging
+import mimetypes
 import os
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
+from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.components.image_editor import EditorData
+from gradio.data_classes import ImageData, _StaticFiles
+from starlette.middleware import Middleware
 
 from cgan.generation import NOISE_SCALES
 from cgan.hands import read_drawing
-from cgan.serving import (EXAMPLE_DRAWING, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, ResultFiles, describe,
+from cgan.result_files import ResultFiles, ResultFileServer
+from cgan.serving import (EXAMPLE_DRAWING, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, describe,
                           load_for_app, serve, serve_grid, serve_morph, serve_my_hand, serve_number, serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -47,6 +52,20 @@ class Blocks(gr.Blocks):
 
     def validate_inputs(self, block_fn, inputs):
         inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
+
+
+def gallery_of_files(gallery):
+    """`gallery`'s postprocess, less the thread pool Gradio's starts for every result only to read each file name's
+    suffix (profiled under `python -m benchmarks.load`: a tenth of the server's CPU). Set on the one component rather
+    than by subclassing, for which Gradio writes a stub file beside this one."""
+    def postprocess(value):
+        if not (isinstance(value, list) and all(isinstance(path, str) for path in value)):
+            return gr.Gallery.postprocess(gallery, value)
+        return GalleryData(root=[GalleryImage(image=ImageData(path=path, orig_name=Path(path).name,
+                                                              mime_type=mimetypes.guess_type(path)[0]))
+                                 for path in value])
+    gallery.postprocess = postprocess
+    return gallery
 
 
 def handle(serve_fn, *args):
@@ -182,9 +201,9 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 scale = neatness()
             button, seed_used, download = actions("Generate", "Download all (PNG)")
             # A tile per digit, its pixels kept square; a click opens it large, with its own download.
-            gallery = gr.Gallery(label="Generated digits", elem_id="digits", elem_classes="pixelated", columns=8,
-                                 height="auto", object_fit="contain", allow_preview=True,
-                                 buttons=["download", "fullscreen"], interactive=False)
+            gallery = gallery_of_files(gr.Gallery(
+                label="Generated digits", elem_id="digits", elem_classes="pixelated", columns=8, height="auto",
+                object_fit="contain", allow_preview=True, buttons=["download", "fullscreen"], interactive=False))
             inputs = [digit, count, seed, scale]
             wire(generate, inputs, [gallery, *seed_used, download], "generate",
                  [demo.load, button.click, *changes(inputs)])
@@ -265,15 +284,23 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
     with gr.Accordion("About this model", open=False):
         gr.Markdown(describe(generator))
 
-# The result files are written inside Gradio's own cache, and marked static, so that Gradio serves them as they are:
-# no copy, and none of the checks it makes of a file it has not seen.
+# The result files are written inside Gradio's own cache, and marked static, so that Gradio takes them as they are
+# (no copy, none of the checks it makes of a file it has not seen); the browser's fetches of them are answered by
+# ResultFileServer, ahead of Gradio's file route (cgan/result_files.py says why).
+# Gradio asks, twice for each file a result names, whether it lies in each static path in turn, resolving both paths
+# with a system call per folder: first in the list, the results folder answers at the first question (profiled under
+# `python -m benchmarks.load`: a third of the server's CPU while it stood behind the two icons Gradio lists itself).
 result_files = ResultFiles(Path(demo.GRADIO_CACHE) / "cgan-digits")
-gr.set_static_paths([result_files.root])
+_StaticFiles.all_paths.insert(0, result_files.root)  # what gr.set_static_paths does, at the front
 
+# Gradio rebuilds its queue's monitoring summary (a pandas table of up to 10,000 past events) after every event unless
+# told otherwise: profiled under `python -m benchmarks.load`, a quarter of the server's CPU and growing with the events
+# served, for a dashboard this app does not open. Read when the queue is made; the environment can still set it.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 # Several visitors at once (each request is a few milliseconds of CPU); past max_size waiting requests, a new one is
 # turned away at once with "the queue is full" rather than left to hang. Both can be set for a larger or smaller host.
 demo.queue(default_concurrency_limit=int(os.environ.get("CGAN_CONCURRENCY", 4)),
            max_size=int(os.environ.get("CGAN_MAX_QUEUE", 256)))
 
 if __name__ == "__main__":
-    demo.launch(css=CSS)
+    demo.launch(css=CSS, app_kwargs={"middleware": [Middleware(ResultFileServer, files=result_files)]})

@@ -8,8 +8,9 @@ download).
     python -m benchmarks.load --requests 50 --concurrency 8    # a quick look
 
 Reports failures, p50 / p95 latency (submit to the last image fetched) and requests per second, with the machine.
-Writes load-ENDPOINT.json and load-ENDPOINT.md to --out. gradio_client is not used: its own per-client overhead,
-not the server, would be measured.
+Writes load-ENDPOINT.json and load-ENDPOINT.md to --out. The driver shares the machine with the server, so it is
+kept cheap: aiohttp (its HTTP parsing in C) rather than httpx, which spent more CPU per request than the server did,
+and not gradio_client, whose own per-client overhead would be measured.
 """
 
 import argparse
@@ -21,10 +22,11 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from benchmarks.common import machine_line, write_results
 
@@ -41,9 +43,10 @@ def file_urls(value):
     return []
 
 
-async def endpoint_index(client, url, endpoint):
+async def endpoint_index(url, endpoint):
     """The index of the event with api_name `endpoint` in the app's config, as the page knows it."""
-    config = (await client.get(f"{url}config")).json()
+    async with aiohttp.ClientSession() as client, client.get(f"{url}config") as response:
+        config = await response.json()
     return next(d["id"] for d in config["dependencies"] if d.get("api_name") == endpoint)
 
 
@@ -51,24 +54,25 @@ async def one_request(client, url, session, fn_index, digit, n, seed):
     """(seconds, None) for a request answered in full, or (seconds, what went wrong)."""
     start = time.perf_counter()
     try:
-        joined = await client.post(f"{url}gradio_api/queue/join", json={
-            "data": [digit, n, seed, None], "fn_index": fn_index, "session_hash": session, "event_data": None,
-            "trigger_id": None})
-        joined.raise_for_status()
+        async with client.post(f"{url}gradio_api/queue/join", json={
+                "data": [digit, n, seed, None], "fn_index": fn_index, "session_hash": session, "event_data": None,
+                "trigger_id": None}) as joined:
+            joined.raise_for_status()
         message = None
-        async with client.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:
-            async for line in stream.aiter_lines():
-                if line.startswith("data:"):
+        async with client.get(f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:
+            async for line in stream.content:
+                if line.startswith(b"data:"):
                     message = json.loads(line[5:])
                     if message.get("msg") == "process_completed":
                         break
         if not (message and message.get("success")):
             return time.perf_counter() - start, f"no result: {message}"
         for file in file_urls(message["output"]["data"]):
-            fetched = await client.get(file)
-            fetched.raise_for_status()
+            async with client.get(file) as fetched:
+                fetched.raise_for_status()
+                await fetched.read()
         return time.perf_counter() - start, None
-    except (httpx.HTTPError, KeyError, ValueError) as error:
+    except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
         return time.perf_counter() - start, f"{type(error).__name__}: {error}"
 
 
@@ -79,13 +83,13 @@ async def drive(url, requests, concurrency, n, endpoint):
     for i in range(requests):
         queue.put_nowait(i)
     results = []
-    async with httpx.AsyncClient(timeout=60) as client:
-        fn_index = await endpoint_index(client, url, endpoint)
+    fn_index = await endpoint_index(url, endpoint)
 
     async def visitor():
         session = uuid.uuid4().hex[:11]  # one page, one session, as a browser tab has
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),  # one kept-alive connection
+                                         timeout=aiohttp.ClientTimeout(total=60),
+                                         read_bufsize=2**20) as client:  # a result line of 64 files fits
             while not queue.empty():
                 i = queue.get_nowait()
                 results.append(await one_request(client, url, session, fn_index, i % 10, n, i))
@@ -124,9 +128,9 @@ def start_app():
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            httpx.get(url, timeout=2)
+            urllib.request.urlopen(url, timeout=2).close()
             return process, url
-        except httpx.HTTPError:
+        except OSError:
             time.sleep(0.5)
     process.kill()
     sys.exit("the app did not start")

@@ -34,8 +34,9 @@ from cgan.dataset import write_dataset
 from cgan.generation import ConditionalGenerator
 from cgan.hub import load_generator
 from cgan.recipe import RECIPES, custom_recipe
+from cgan.result_files import ResultFiles
 from cgan.run_state import TrainConfig
-from cgan.serving import ResultFiles, serve, serve_morph, serve_my_hand, serve_number, serve_style_rows
+from cgan.serving import serve, serve_morph, serve_my_hand, serve_number, serve_style_rows
 from cgan.training import Trainer
 
 # (arch, budget): the recipe of each budget, and the report's network

@@ -6,10 +6,6 @@ Requests may come from the browser or from any API client, so every input is par
 import logging
 import math
 import numbers
-import tempfile
-import threading
-import uuid
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +26,12 @@ from cgan.hub import (
     resolve_source,
     training_summary,
 )
-from cgan.plots import grid_image, save_gif
+from cgan.plots import grid_image
 
 MAX_SAMPLES = 64
 MAX_HANDS = 8  # samples of a written number
 MAX_ROWS = 16  # rows of "one hand, 0-9"
 FRAMES = (8, 48)  # a morph's frame count
-SCALE = 4  # 28x28 digits are shown at 112x112, nearest-neighbour, so each pixel stays a sharp square
 
 log = logging.getLogger("cgan.app")
 
@@ -89,11 +84,6 @@ def parse_request(digit, n, seed, noise_scale=None):
     return as_int("digit", digit, 0, 9), as_int("n", n, 1, MAX_SAMPLES), parse_seed(seed), parse_noise_scale(noise_scale)
 
 
-def upscale(image, scale=SCALE):
-    """Nearest-neighbour upscaling of a uint8 image, as a PIL image."""
-    return Image.fromarray(image.repeat(scale, axis=0).repeat(scale, axis=1))
-
-
 @dataclass
 class Result:
     digit: int
@@ -107,54 +97,6 @@ class Picture:
     """A result shown as one picture (a PNG, or an animated GIF for a morph), which is also its download."""
     path: str
     seeds: tuple  # the seeds used: one, or (from, to) for a morph
-
-
-class ResultFiles:
-    """Where results are written as files, side by side in one folder under `root`, keeping those of the newest
-    `keep` requests.
-
-    The app puts `root` inside Gradio's cache, so Gradio serves the files as they are instead of encoding and
-    copying each image again. The digits of the gallery are written at their own 28x28 pixels: the browser scales
-    them up with square pixels (the app's CSS), so they look as crisp as an upscaled file, at a tenth of its bytes.
-    """
-
-    def __init__(self, root=None, keep=256):
-        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="cgan-results-"))
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.recent = deque()
-        self.keep = keep
-        self.lock = threading.Lock()
-
-    def paths(self, names):
-        """Paths for one request's files, named uniquely; the files of the oldest request beyond `keep` go."""
-        prefix = uuid.uuid4().hex[:12]
-        paths = [self.root / f"{prefix}_{name}" for name in names]
-        with self.lock:
-            self.recent.append(paths)
-            stale = self.recent.popleft() if len(self.recent) > self.keep else []
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return paths
-
-    def save(self, images, name):
-        """Write each image (28x28) and the grid (2x upscaled, for download); returns (image paths, grid path)."""
-        *paths, grid = self.paths([f"{name}_{i + 1:02d}.png" for i in range(len(images))] + [f"{name}.png"])
-        for image, path in zip(images, paths, strict=True):
-            Image.fromarray(image).save(path, compress_level=1)  # fast zlib: the files are tiny either way
-        upscale(grid_image(images, nrow=8), scale=2).save(grid, compress_level=1)
-        return [str(path) for path in paths], str(grid)
-
-    def save_picture(self, image, name, scale=SCALE):
-        """One uint8 image, upscaled `scale` x, as a PNG; returns its path."""
-        (path,) = self.paths([f"{name}.png"])
-        upscale(image, scale).save(path, compress_level=1)
-        return str(path)
-
-    def save_animation(self, frames, name):
-        """uint8 (frames, 28, 28) as a looping animated GIF, SCALE x upscaled; returns its path."""
-        (path,) = self.paths([f"{name}.gif"])
-        save_gif(frames, path, scale=SCALE)
-        return str(path)
 
 
 def draw_digits(generator, digit, n, seed, noise_scale):

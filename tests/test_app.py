@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -138,6 +139,28 @@ def test_a_raw_api_call_without_the_noise_scale_gets_the_models_own(app_url):
             assert np.array_equal(np.asarray(Image.open(io.BytesIO(response.read()))), want)
     event, data = submit(app_url, "generate", [7])
     assert event == "error" and "n must be an integer 1-64, got None" in data["error"]
+
+
+def test_result_files_are_served_ahead_of_gradio_and_other_files_stay_guarded(app_url):
+    event, data = submit(app_url, "generate", [3, 4, 5, None])
+    assert event == "complete", data
+    for url in [item["image"]["url"] for item in data[0]] + [data[2]["url"]]:
+        with urllib.request.urlopen(url) as response:
+            assert response.headers["Cache-Control"] == "private, max-age=3600"  # ResultFileServer's answer
+            assert response.headers["Content-Type"] == "image/png" and Image.open(io.BytesIO(response.read()))
+    with pytest.raises(urllib.error.HTTPError) as refused:  # Gradio's file route, with its checks, for the rest
+        urllib.request.urlopen(f"{app_url}gradio_api/file=/etc/passwd")
+    assert refused.value.code == 403
+    checked = subprocess.run([sys.executable, "-c", """
+import gradio as gr, app
+from gradio.data_classes import _StaticFiles
+assert _StaticFiles.all_paths[0] == app.result_files.root  # asked first
+paths = [str(path) for path in sorted(app.result_files.root.glob("*.png"))[:3]]
+assert paths
+for value in (paths, None, []):  # the gallery's own postprocess gives what Gradio's would
+    assert app.gallery_of_files(gr.Gallery()).postprocess(value) == gr.Gallery().postprocess(value), value
+"""], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_the_other_tabs_endpoints_answer_with_their_picture_and_seeds(client):

@@ -1,18 +1,22 @@
 """The app's handler logic, without a browser or a server."""
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client.utils import encode_file_path
+from starlette.testclient import TestClient
 from PIL import Image
 
 from cgan import ConditionalGenerator, load_generator
 from cgan.generation import new_seed
 from cgan.hub import BUNDLED_GENERATOR, arch_name
 from cgan.plots import grid_image
-from cgan.serving import (MAX_SAMPLES, ResultFiles, as_int, describe, load_for_app, parse_noise_scale, parse_request,
+from cgan.result_files import FILE_ROUTE, ResultFiles, ResultFileServer
+from cgan.serving import (MAX_SAMPLES, as_int, describe, load_for_app, parse_noise_scale, parse_request,
                           serve, serve_grid, serve_morph, serve_number, serve_style_rows)
 
 
@@ -171,18 +175,74 @@ def test_a_whole_number_is_read_from_a_float_or_its_text(sent, parsed):
     assert as_int("n", sent, 1, 64) == parsed
 
 
-def test_result_files_keep_256_requests_by_default_in_a_folder_they_make(tmp_path):
+def test_result_files_keep_256_requests_by_default_on_disk_and_in_memory(tmp_path):
     files = ResultFiles(tmp_path / "a" / "b")
-    first = files.paths(["x.png"])  # never written: its removal later must not fail
-    second = files.paths(["x.png"])
-    assert first != second and first[0].name.endswith("_x.png") and first[0].parent == tmp_path / "a" / "b"
-    second[0].write_bytes(b"png")
-    for _ in range(255):
-        files.paths(["y.png"])
-    assert second[0].exists()  # 257 requests: only the first one's files have gone
-    files.paths(["y.png"])
-    assert not second[0].exists()
+    first = files.write([("x.png", b"1"), ("y.png", b"2")])
+    second = files.write([("x.png", b"3")])
+    assert first[0] != second[0] and Path(first[0]).name.endswith("_x.png") and Path(first[0]).parent == tmp_path / "a" / "b"
+    assert [Path(path).read_bytes() for path in first + second] == [b"1", b"2", b"3"]
+    assert [files.contents[Path(path).name] for path in first + second] == [b"1", b"2", b"3"]
+    for _ in range(254):
+        files.write([("z.png", b"4")])
+    assert all(Path(path).exists() for path in first)  # 256 requests: all kept
+    Path(first[1]).unlink()  # gone already (a user cleaning up): its removal must not fail
+    files.write([("z.png", b"4")])
+    assert not Path(first[0]).exists() and Path(second[0]).exists()  # 257: only the first request's files have gone
+    assert not any(Path(path).name in files.contents for path in first) and Path(second[0]).name in files.contents
+    assert len(files.contents) == 256  # the second request's file and 255 more
     assert ResultFiles().root.name.startswith("cgan-results-")
+
+
+def result_file_server(files):
+    """A ResultFileServer in front of an app that answers 404 "gradio" to whatever reaches it."""
+    async def gradio(scope, receive, send):
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"gradio"})
+    return TestClient(ResultFileServer(gradio, files))
+
+
+def test_a_result_file_is_answered_from_memory_at_the_url_gradio_gives_it(generator, tmp_path):
+    files = ResultFiles(tmp_path)
+    result = serve(generator, files, 3, 2, 7)
+    client = result_file_server(files)
+    for path in result.image_paths + [result.grid_path]:
+        response = client.get(FILE_ROUTE + encode_file_path(path))
+        assert response.status_code == 200 and response.content == Path(path).read_bytes()
+        assert response.headers["content-type"] == "image/png"
+        assert response.headers["content-disposition"] == f'inline; filename="{Path(path).name}"'
+    head = client.head(FILE_ROUTE + result.grid_path)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == Path(result.grid_path).stat().st_size
+    animation = serve_morph(generator, files, 1, 7, 2, 3, 8)
+    assert client.get(FILE_ROUTE + animation.path).headers["content-type"] == "image/gif"
+
+
+def test_anything_but_a_kept_result_file_goes_on_to_gradio(generator, tmp_path):
+    files = ResultFiles(tmp_path / "results", keep=1)
+    (tmp_path / "secret.txt").write_text("not a result")
+    old, new = serve(generator, files, 3, 1, 7).grid_path, serve(generator, files, 3, 1, 8).grid_path
+    client = result_file_server(files)
+    for url in [FILE_ROUTE + old,  # beyond `keep`: gone from memory and disk
+                f"{FILE_ROUTE}{files.root}/../secret.txt", f"{FILE_ROUTE}{files.root}/", f"{FILE_ROUTE}{files.root}",
+                f"{FILE_ROUTE}{tmp_path}/secret.txt", "/" + Path(new).name, "/gradio_api/upload"]:
+        response = client.get(url)
+        assert (response.status_code, response.content) == (404, b"gradio"), url
+    assert client.post(FILE_ROUTE + new).content == b"gradio"
+    assert client.get(FILE_ROUTE + new, headers={"Range": "bytes=0-3"}).content == b"gradio"  # Gradio does ranges
+    assert client.get(FILE_ROUTE + new).content == Path(new).read_bytes()
+
+
+def test_an_app_served_under_a_prefix_gets_its_result_files_too(generator, tmp_path):
+    files = ResultFiles(tmp_path)
+    path = serve(generator, files, 3, 1, 7).grid_path
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+    # As uvicorn calls an app behind a proxy: the prefix in root_path and at the front of path (the ASGI spec).
+    scope = {"type": "http", "method": "GET", "root_path": "/space", "path": "/space" + FILE_ROUTE + path, "headers": []}
+    asyncio.run(ResultFileServer(None, files)(scope, None, send))
+    assert sent[0]["status"] == 200 and sent[1]["body"] == Path(path).read_bytes()
 
 
 def shown_picture(picture, scale, frame=None):

@@ -36,7 +36,7 @@ from cgan.hands import MAX_DISTANCE, MIN_CONFIDENCE, SEARCH, HandFinder, Search,
 from cgan.hub import load_generator
 from cgan.models import NUM_CLASSES
 
-SEARCHES = {"project": SEARCH, "plain": Search(candidates=64, kept=1, steps=100, learning_rate=0.05,
+SEARCHES = {"project": SEARCH, "plain": Search(candidates=64, kept=1, steps=100, close_enough=0.0, learning_rate=0.05,
                                                feature_weight=0.0, pixel_weight=1.0, prior="pull", prior_weight=1.0)}
 RANDOM_SAMPLES = 9
 SCRIBBLES = 200  # drawings that are no digit, to see how many are refused

@@ -124,6 +124,9 @@ def test_a_digit_given_is_the_hands_digit_and_a_scribble_is_refused(generator, d
     scribble[np.random.default_rng(0).random((28, 28)) < 0.35] = 255  # noise, no digit
     with pytest.raises(ValueError, match="the drawing does not look like a digit"):
         generator.find_hand(scribble)
+    for digit in (10, -1, 2.5, "3"):
+        with pytest.raises(ValueError, match=f"digit must be an integer 0-9, got {digit!r}"):
+            generator.find_hand(image, digit=digit)
 
 
 # --- writing in a hand ----------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ class Search:
     kept: int = 8
     steps: int = 60
     close_enough: float = 1.0  # chosen on 500 held-out digits: all the steps (or 0.8) gave ink rho 0.885 (0.863),
-    # this 0.851 at a quarter (half) of the time, 1.3 lost the ink (0.789); docs/training-notes.md, "My hand"
+    # this 0.851 at a quarter (half) of the time, 1.3 lost the ink (0.789); docs/training-notes.md, 22nd session
     learning_rate: float = 0.08  # times the noise scale
     feature_weight: float = 1.0
     pixel_weight: float = 4.0

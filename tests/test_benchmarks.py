@@ -1,5 +1,6 @@
 """The benchmarks as a user runs them (`python -m benchmarks.NAME`, in a subprocess): each on a small case, for real,
-checked by the files it writes and what it prints. The benchmarks' own code is not imported here."""
+checked by the files it writes and what it prints. What a benchmark refuses before any run is checked by calling its
+`main` here instead: a subprocess would spend its 7 seconds importing torch to print one line."""
 
 import json
 import os
@@ -24,6 +25,14 @@ def benchmark(*argv, expect_ok=True, timeout=900):
     return done.returncode, output
 
 
+def refusal(capsys, main, *argv):
+    """What `main(argv)` says as it exits with an error (argparse's message, or sys.exit's), as a user would read it."""
+    with pytest.raises(SystemExit) as stopped:
+        main([str(arg) for arg in argv])
+    assert stopped.value.code not in (0, None)
+    return capsys.readouterr().err + str(stopped.value.code)
+
+
 def test_variants_trains_two_seeds_side_by_side_scores_them_and_scores_them_again(tmp_path, data_dir, mnist_dir):
     out = tmp_path / "runs"
     _, printed = benchmark("benchmarks.variants", "--seeds", "0,1", "--limit", "256", "--per-digit", "10",
@@ -43,8 +52,8 @@ def test_variants_trains_two_seeds_side_by_side_scores_them_and_scores_them_agai
     assert "| **mean** |" in printed
     run = out / f"{change}-seed0"
     first = json.loads((run / "validation.json").read_text())
-    benchmark("benchmarks.variants", "--score", run, "--per-digit", "10", "--data-dir", data_dir,
-              "--mnist-dir", mnist_dir)
+    from benchmarks import variants  # scored again here: the run is what a user's was, the scoring the same code
+    variants.main(["--score", str(run), "--per-digit", "10", "--data-dir", str(data_dir), "--mnist-dir", str(mnist_dir)])
     again = json.loads((run / "validation.json").read_text())
     assert again["accuracy"] == first["accuracy"] and again["fd"] == pytest.approx(first["fd"], rel=1e-3)
 
@@ -70,18 +79,20 @@ def test_variants_stops_a_run_past_its_minutes_and_scores_it_as_it_stands(tmp_pa
     (["--set", "r1_gamma=-1", "--set", "epochs=1", "--limit", "64"], "r1_gamma must be 0 or more, got -1"),
     (["--set", "validation=False", "--set", "noise_scales=()"], "validation=False holds no digits out"),
 ])
-def test_variants_refuses_what_it_cannot_run_before_any_run(tmp_path, argv, message):
-    code, printed = benchmark("benchmarks.variants", *argv, "--out", tmp_path / "runs", expect_ok=False)
-    assert code != 0 and message in printed and not (tmp_path / "runs").exists()
+def test_variants_refuses_what_it_cannot_run_before_any_run(tmp_path, capsys, argv, message):
+    from benchmarks import variants
+    assert message in refusal(capsys, variants.main, *argv, "--out", tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
 
 
-def test_variants_scores_only_runs_that_held_the_validation_digits_out(tmp_path):
-    code, printed = benchmark("benchmarks.variants", "--score", tmp_path, expect_ok=False)
-    assert code != 0 and "a run could not be scored" in printed and "training.json" in printed
+def test_variants_scores_only_runs_that_held_the_validation_digits_out(tmp_path, capsys, data_dir, mnist_dir):
+    from benchmarks import variants
+    where = ["--data-dir", data_dir, "--mnist-dir", mnist_dir]
+    printed = refusal(capsys, variants.main, "--score", tmp_path, *where)
+    assert "a run could not be scored" in printed and "training.json" in printed
     (tmp_path / "generator").mkdir()
     (tmp_path / "generator" / "training.json").write_text(json.dumps({"seed": 0, "recipe": {"validation": False}}))
-    code, printed = benchmark("benchmarks.variants", "--score", tmp_path, expect_ok=False)
-    assert code != 0 and "trained on the validation digits as well" in printed
+    assert "trained on the validation digits as well" in refusal(capsys, variants.main, "--score", tmp_path, *where)
 
 
 def test_speed_times_a_change_against_the_recipe_in_turn(tmp_path, mnist_dir):
@@ -102,9 +113,9 @@ def test_speed_times_a_change_against_the_recipe_in_turn(tmp_path, mnist_dir):
     (["--recipes", "dcgan-tpu"], "--recipes takes names from"),
     (["--set", "g_fine=16", "--rounds", "0"], "--rounds and --steps must be 1 or more"),
 ])
-def test_speed_refuses_what_it_cannot_time_by_name(argv, message):
-    code, printed = benchmark("benchmarks.speed", "--device", "cpu", *argv, expect_ok=False)
-    assert code != 0 and message in printed
+def test_speed_refuses_what_it_cannot_time_by_name(capsys, argv, message):
+    from benchmarks import speed
+    assert message in refusal(capsys, speed.main, "--device", "cpu", *argv)
 
 
 def test_hands_measures_found_hands_on_test_digits(tmp_path, mnist_dir):

@@ -103,6 +103,7 @@ def test_the_ink_levels_of_mnist_are_each_digits_own_plateau(data_dir):
     assert ink_levels(digit) == {252: 0.5, 254: 0.5}
 
 
+@pytest.mark.slow
 def test_runs_started_at_once_share_one_data_folder(mnist_dir, tmp_path):
     # Seeds trained side by side on one GPU all start by copying and extracting MNIST into the same folder.
     script = ("import sys; from cgan.data import load_mnist; images, labels = load_mnist(train=False, "
@@ -114,6 +115,7 @@ def test_runs_started_at_once_share_one_data_folder(mnist_dir, tmp_path):
     assert len({out for out, _, _ in results}) == 1
 
 
+@pytest.mark.slow
 def test_a_run_waits_while_another_is_writing_the_data_folder(mnist_dir, tmp_path):
     # On the GPU machine one of three runs read an extracted file another had only begun to write, and failed.
     data = tmp_path / "data"

@@ -129,6 +129,7 @@ def test_a_recipe_with_a_bad_setting_is_refused_by_name(change, message):
 
 # --- train.py ------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_tiny_run_with_the_defaults_writes_every_artifact_and_records_its_command(tmp_path):
     out = run_train(tmp_path, "--epochs", "2")
     assert (out / "samples" / "epoch_001.png").is_file() and (out / "samples" / "epoch_002.png").is_file()
@@ -324,6 +325,7 @@ def test_bf16_trains_d_channels_last_and_saves_a_plain_generator_either_way(tmp_
     assert images.shape == (8, 28, 28) and images.max() > images.min()
 
 
+@pytest.mark.slow
 def test_a_bf16_run_resumed_ends_exactly_as_an_uninterrupted_one(tmp_path, quick_recipe):
     whole = run_train(tmp_path, "--bf16", "--epochs", "2", out="whole")
     run_train(tmp_path, "--bf16", "--epochs", "1", out="halves")
@@ -333,6 +335,7 @@ def test_a_bf16_run_resumed_ends_exactly_as_an_uninterrupted_one(tmp_path, quick
         assert all(torch.equal(a[network][key], b[network][key]) for key in a[network]), network
 
 
+@pytest.mark.slow
 def test_a_resumed_run_keeps_its_own_precision_unless_asked_and_records_a_change(tmp_path, quick_recipe):
     out = run_train(tmp_path, "--no-bf16", "--epochs", "1")
     run_train(tmp_path, "--epochs", "2", "--resume")  # on a CPU with AMX the default would be bf16: the run's own wins

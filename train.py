@@ -1,11 +1,12 @@
 """Train the conditional GAN on MNIST and save the generator in Hugging Face layout.
 
 One recipe (cgan/recipe.py), two budgets:
-  quick   12 epochs, about 10 minutes on a 2-core CPU (the default without a CUDA GPU)
-  full    72 epochs, what made the bundled model: under 2 hours on a 2-core CPU, minutes on a GPU (the default on one)
+  quick   12 epochs, 17.5 minutes of training on a 2-core CPU (the default without a CUDA GPU)
+  full    72 epochs, the same recipe on every device: 103 minutes on a 2-core CPU, minutes on a GPU (the default
+          on one); the minutes: python -m benchmarks.speed
 
     python train.py                          # the recipe, on this device's budget
-    python train.py --budget full            # the bundled model's budget, on any device
+    python train.py --budget full            # the full budget, on any device
     python train.py --seed 1 --out runs/s1   # another seed, in another run folder
     python train.py --epochs 16              # the same recipe, longer
     python train.py --arch seed              # the course report's network, to compare
@@ -53,7 +54,7 @@ def eval_count(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=ARCHS, help="dcgan (default) or seed, the report's network")
-    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (72, the bundled model's); "
+    parser.add_argument("--budget", choices=BUDGETS, help="quick (12 epochs) or full (72); "
                                                           "default: full on a CUDA GPU, else quick")
     parser.add_argument("--epochs", type=count(1), help="default: the budget's; more extends the run")
     parser.add_argument("--seed", type=count(0), help="default 0")

@@ -54,13 +54,19 @@ class Blocks(gr.Blocks):
         inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
 
 
+def is_picture_file(path):
+    """A local raster picture's path (what `generate` returns), as opposed to an SVG, a video or a URL."""
+    kind = mimetypes.guess_type(path)[0] if isinstance(path, str) and "://" not in path else None
+    return kind is not None and kind.startswith("image/") and kind != "image/svg+xml"
+
+
 def gallery_of_files(gallery):
     """`gallery`'s postprocess, less the thread pool Gradio's starts for every result only to read each file name's
     suffix (profiled under `python -m benchmarks.load`: a tenth of the server's CPU). Set on the one component rather
     than by subclassing, for which Gradio writes a stub file beside this one."""
     def postprocess(value):
-        if not (isinstance(value, list) and all(isinstance(path, str) for path in value)):
-            return gr.Gallery.postprocess(gallery, value)
+        if not (isinstance(value, list) and all(is_picture_file(path) for path in value)):
+            return gr.Gallery.postprocess(gallery, value)  # SVGs, videos, URLs: as Gradio does them
         return GalleryData(root=[GalleryImage(image=ImageData(path=path, orig_name=Path(path).name,
                                                               mime_type=mimetypes.guess_type(path)[0]))
                                  for path in value])

@@ -59,12 +59,12 @@ async def one_request(client, url, session, fn_index, digit, n, seed):
                 "trigger_id": None}) as joined:
             joined.raise_for_status()
         message = None
+        # Read to the stream's end (Gradio closes it after the result, with a close_stream message), as the page does:
+        # a stream left half-read could not give its connection back for the next request.
         async with client.get(f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:
             async for line in stream.content:
-                if line.startswith(b"data:"):
-                    message = json.loads(line[5:])
-                    if message.get("msg") == "process_completed":
-                        break
+                if line.startswith(b"data:") and (sent := json.loads(line[5:])).get("msg") == "process_completed":
+                    message = sent
         if not (message and message.get("success")):
             return time.perf_counter() - start, f"no result: {message}"
         for file in file_urls(message["output"]["data"]):

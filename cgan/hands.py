@@ -38,7 +38,8 @@ class Search:
     `steps` Adam steps towards the drawing, in the classifier's features and in pixels (mean squared errors, each
     about 1 for a poor match), and kept where the prior's noise lies: back on its sphere after each step ("sphere"),
     or pulled towards it by `prior_weight` x |z|^2 / 2 ("pull"). The search stops early once a candidate's drawing
-    lies within `close_enough` of the drawing's in the classifier's features (the distance a Hand reports)."""
+    lies within `close_enough` of the drawing's in the classifier's features (about the distance a Hand reports, which
+    is measured on the digits as drawn, in whole pixel values)."""
 
     candidates: int = 64
     kept: int = 8

@@ -94,7 +94,7 @@ class ResultFileServer:
 
     Safe to answer without Gradio's path checks: only a name that `files` holds is served, looked up as a whole (no
     folders, no ".."), and those files are the ones Gradio would serve anyway (the folder is one of its static
-    paths)."""
+    paths). Not its login check: an app launched with `auth=` must not put this in front of it."""
 
     def __init__(self, app, files):
         self.app = app
@@ -116,7 +116,7 @@ class ResultFileServer:
     def result_file(self, scope):
         """The bytes of the result file `scope` asks for, or None where the request is not one for us."""
         path, root = scope["path"], scope.get("root_path", "")
-        if root and path.startswith(root):  # an app served under a prefix (behind a proxy)
+        if root and path.startswith(root + "/"):  # an app served under a prefix (behind a proxy)
             path = path[len(root):]
         if scope["method"] not in ("GET", "HEAD") or not path.startswith(self.prefix):
             return None

@@ -1,6 +1,6 @@
 """The benchmarks as a user runs them (`python -m benchmarks.NAME`, in a subprocess): each on a small case, for real,
-checked by the files it writes and what it prints. What a benchmark refuses before any run is checked by calling its
-`main` here instead: a subprocess would spend its 7 seconds importing torch to print one line."""
+checked by the files it writes and what it prints. What a benchmark refuses before any run, and a run scored again,
+is checked by calling its `main` here instead: a subprocess would spend 7 seconds importing torch first."""
 
 import json
 import os

@@ -223,10 +223,19 @@ def test_anything_but_a_kept_result_file_goes_on_to_gradio(generator, tmp_path):
     old, new = serve(generator, files, 3, 1, 7).grid_path, serve(generator, files, 3, 1, 8).grid_path
     client = result_file_server(files)
     for url in [FILE_ROUTE + old,  # beyond `keep`: gone from memory and disk
-                f"{FILE_ROUTE}{files.root}/../secret.txt", f"{FILE_ROUTE}{files.root}/", f"{FILE_ROUTE}{files.root}",
+                f"{FILE_ROUTE}{files.root}/", f"{FILE_ROUTE}{files.root}",
                 f"{FILE_ROUTE}{tmp_path}/secret.txt", "/" + Path(new).name, "/gradio_api/upload"]:
         response = client.get(url)
         assert (response.status_code, response.content) == (404, b"gradio"), url
+    passed_on = []
+
+    async def gradio(scope, receive, send):
+        passed_on.append(scope["path"])
+    # ".." as it reaches the server (the test client resolves it away before sending): not a name of ours either.
+    for path in (f"{FILE_ROUTE}{files.root}/../secret.txt", f"{FILE_ROUTE}{files.root}/../results/{Path(new).name}"):
+        asyncio.run(ResultFileServer(gradio, files)({"type": "http", "method": "GET", "path": path, "headers": []},
+                                                    None, None))
+    assert len(passed_on) == 2
     assert client.post(FILE_ROUTE + new).content == b"gradio"
     assert client.get(FILE_ROUTE + new, headers={"Range": "bytes=0-3"}).content == b"gradio"  # Gradio does ranges
     assert client.get(FILE_ROUTE + new).content == Path(new).read_bytes()

@@ -54,10 +54,11 @@ class Blocks(gr.Blocks):
         inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
 
 
-def is_picture_file(path):
-    """A local raster picture's path (what `generate` returns), as opposed to an SVG, a video or a URL."""
+def picture_kind(path):
+    """The MIME type of a local raster picture's path (what `generate` returns); None for anything else: an SVG, a
+    video, a URL, not a path."""
     kind = mimetypes.guess_type(path)[0] if isinstance(path, str) and "://" not in path else None
-    return kind is not None and kind.startswith("image/") and kind != "image/svg+xml"
+    return kind if kind and kind.startswith("image/") and kind != "image/svg+xml" else None
 
 
 def gallery_of_files(gallery):
@@ -65,11 +66,11 @@ def gallery_of_files(gallery):
     suffix (profiled under `python -m benchmarks.load`: a tenth of the server's CPU). Set on the one component rather
     than by subclassing, for which Gradio writes a stub file beside this one."""
     def postprocess(value):
-        if not (isinstance(value, list) and all(is_picture_file(path) for path in value)):
+        kinds = [picture_kind(path) for path in value] if isinstance(value, list) else [None]
+        if None in kinds:
             return gr.Gallery.postprocess(gallery, value)  # SVGs, videos, URLs: as Gradio does them
-        return GalleryData(root=[GalleryImage(image=ImageData(path=path, orig_name=Path(path).name,
-                                                              mime_type=mimetypes.guess_type(path)[0]))
-                                 for path in value])
+        return GalleryData(root=[GalleryImage(image=ImageData(path=path, orig_name=Path(path).name, mime_type=kind))
+                                 for path, kind in zip(value, kinds, strict=True)])
     gallery.postprocess = postprocess
     return gallery
 

@@ -32,7 +32,8 @@ from scipy.stats import spearmanr
 from benchmarks.common import machine_line, write_results
 from cgan.classifier import load_classifier
 from cgan.data import load_mnist, validation_split
-from cgan.hands import MAX_DISTANCE, MIN_CONFIDENCE, SEARCH, HandFinder, Search, prepare_drawing, stroke_style
+from cgan.hands import (MAX_DISTANCE, MIN_CONFIDENCE, SEARCH, HandFinder, Search, prepare_drawing, refusal,
+                        stroke_style)
 from cgan.hub import load_generator
 from cgan.models import NUM_CLASSES
 
@@ -58,7 +59,7 @@ def find_or_refuse(finder, image):
     drawing = prepare_drawing(image)
     digit, confidence = finder.read(drawing)
     hand = finder.match(drawing, digit)
-    return hand, confidence < MIN_CONFIDENCE or hand.distance > MAX_DISTANCE
+    return hand, refusal(digit, confidence, hand.distance) is not None
 
 
 def scribbles(n, seed=0):

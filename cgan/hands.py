@@ -137,6 +137,18 @@ def classifier_range(images, ink):
     return (images + 1) * (ink / 255) - 1
 
 
+def refusal(digit, confidence, distance=0.0):
+    """Why a drawing the classifier reads as `digit` with `confidence`, and whose closest drawing by the model lies at
+    `distance`, is not taken for a digit (a message for the person who drew it), or None where it is taken."""
+    if confidence < MIN_CONFIDENCE:
+        return (f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} sure): "
+                f"draw one digit, large")
+    if distance > MAX_DISTANCE:
+        return (f"the drawing does not look like a digit (the closest {digit} the model can write is far from it): "
+                f"draw one digit, large")
+    return None
+
+
 class HandFinder:
     """Finds hands for one generator, with the evaluation classifier (loaded once), searching as `search` says."""
 
@@ -157,18 +169,14 @@ class HandFinder:
         MAX_DISTANCE, is refused; `noise_scale` (None: the generator's own) is the prior the hand is searched in.
         ValueError for an empty drawing, or one that is refused."""
         if digit is not None:
-            digit = check_int("digit", digit, 0, NUM_CLASSES - 1)
+            return self.match(prepare_drawing(image), check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale)
         drawing = prepare_drawing(image)
-        if digit is not None:
-            return self.match(drawing, digit, noise_scale)
         digit, confidence = self.read(drawing)
-        if confidence < MIN_CONFIDENCE:  # refused before the search, which would cost its steps for nothing
-            raise ValueError(f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} "
-                             f"sure): draw one digit, large")
+        if reason := refusal(digit, confidence):  # before the search, which would cost its steps for nothing
+            raise ValueError(reason)
         hand = self.match(drawing, digit, noise_scale)
-        if hand.distance > MAX_DISTANCE:
-            raise ValueError(f"the drawing does not look like a digit (the closest {digit} the model can write is far "
-                             f"from it): draw one digit, large")
+        if reason := refusal(digit, confidence, hand.distance):
+            raise ValueError(reason)
         return hand
 
     def match(self, drawing, digit, noise_scale=None):

@@ -1,10 +1,10 @@
 """The recipe: every setting `python train.py` trains with, in one place, each with why.
 
 Two budgets of one recipe: "quick", 12 epochs (17.5 minutes of training on a 2-core CPU); "full", 72 epochs, the
-same on every device (103 minutes on a 2-core CPU, minutes on a GPU; python -m benchmarks.speed). With no budget named, a CUDA GPU trains
-the full one and anything else the quick one. `--epochs` extends either. A run saves the recipe it trained with, and
-a resumed run keeps its own, whatever this file says by then. The measurements behind each value:
-docs/training-notes.md.
+same on every device (103 minutes on a 2-core CPU, minutes on a GPU; python -m benchmarks.speed). With no budget
+named, a CUDA GPU trains the full one and anything else the quick one. `--epochs` extends either. A run saves the
+recipe it trained with, and a resumed run keeps its own, whatever this file says by then. The measurements behind
+each value: docs/training-notes.md.
 """
 
 import dataclasses

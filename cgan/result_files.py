@@ -102,10 +102,10 @@ class ResultFileServer:
         self.prefix = f"{FILE_ROUTE}{files.root}/"  # as ASGI gives a path: percent-decoded
 
     async def __call__(self, scope, receive, send):
-        body = self.result_file(scope) if scope["type"] == "http" else None
+        name = self.requested_name(scope) if scope["type"] == "http" else None
+        body = self.files.contents.get(name)  # a name of ours, looked up whole (no "..", no folders), or None
         if body is None:
             return await self.app(scope, receive, send)
-        name = scope["path"].rpartition("/")[2]
         headers = [(b"content-type", (mimetypes.guess_type(name)[0] or "application/octet-stream").encode()),
                    (b"content-length", str(len(body)).encode()),
                    (b"content-disposition", f'inline; filename="{name}"'.encode()),
@@ -113,8 +113,8 @@ class ResultFileServer:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
-    def result_file(self, scope):
-        """The bytes of the result file `scope` asks for, or None where the request is not one for us."""
+    def requested_name(self, scope):
+        """The name of the result file `scope` asks for, or None where the request is not one for us."""
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root + "/"):  # an app served under a prefix (behind a proxy)
             path = path[len(root):]
@@ -122,4 +122,4 @@ class ResultFileServer:
             return None
         if any(key == b"range" for key, _ in scope["headers"]):
             return None
-        return self.files.contents.get(path[len(self.prefix):])  # a name of ours, or None (no "..", no folders)
+        return path[len(self.prefix):]

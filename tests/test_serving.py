@@ -132,13 +132,13 @@ def model_copy(tmp_path, drop=()):
 
 def test_about_text_of_a_local_model_says_how_it_was_trained_and_measured(tmp_path):
     folder, evaluation = model_copy(tmp_path)
-    generator = load_generator(folder)
+    generator = load_generator(folder).with_noise_scale(1.05)  # a scale other than 1, whatever the bundled one's
     paragraphs = describe(generator).split("\n\n")
     m, real = evaluation["model"], evaluation["real"]
     assert paragraphs[0] == f"**Weights:** `{folder}`."  # a local folder: no Hub link
     assert paragraphs[1].startswith(f"**Architecture:** {arch_name(generator.arch, generator.size)} conditional GAN (")
     assert paragraphs[2].startswith("**Training:** `python train.py")
-    assert paragraphs[3].startswith("**Sampling:** noise scale")
+    assert paragraphs[3].startswith("**Sampling:** noise scale 1.05")
     assert f"drawn {m['accuracy']:.2%} of the time (worst digit {m['accuracy_min']:.2%})" in paragraphs[4]
     assert paragraphs[4].endswith(f"right {m['c2st']:.0%} of the time (50% would be a coin toss; real digits: "
                                   f"{real['c2st']:.0%}).") and len(paragraphs) == 5

@@ -209,7 +209,7 @@ def saved_generator(trainer, log):
 
 
 def with_chosen_noise_scale(trainer, model, log):
-    """The model at the noise scale of recipe.noise_scales whose precision and recall balance on the validation digits
+    """The model at the noise scale of recipe.noise_scales whose digits come closest to the validation digits
     (cgan.evaluate.choose_noise_scale); the test set is never looked at."""
     try:
         scale, measured = choose_noise_scale(model, *trainer.validation_set, trainer.recipe.noise_scales,
@@ -218,9 +218,8 @@ def with_chosen_noise_scale(trainer, model, log):
         log(f"warning: the noise scale was not chosen ({error}); the generator samples at scale 1")
         return model
     trainer.noise_choice = {"scale": scale, "measured": measured}
-    log("noise scale, where precision and recall balance on the validation split: " +
-        ", ".join(f"{s:g}: P {m['precision']:.3f} R {m['recall']:.3f}" for s, m in measured.items()) +
-        f"; chose {scale:g}")
+    log("noise scale, by the mean per-digit FD on the validation split: " +
+        ", ".join(f"{s:g}: {m['fd_per_digit']:.3f}" for s, m in measured.items()) + f"; chose {scale:g}")
     return model.with_noise_scale(scale)
 
 

@@ -32,7 +32,7 @@ class Gan:
 
     def __init__(self, arch, recipe, device, autocast=False, compile=False):
         self.recipe, self.device, self.autocast = recipe, device, autocast
-        self.G, self.D = build_networks(arch, recipe.size, recipe.deep_d, recipe.d_size, recipe.output,
+        self.G, self.D = build_networks(arch, recipe.output, recipe.size, recipe.deep_d, recipe.d_size,
                                         recipe.d_stem, recipe.g_fine)
         self.G.to(device)
         self.D.to(device)

@@ -57,7 +57,7 @@ class ConditionalGenerator(
     typical digit (the truncation trick), above 1 they spread into rarer styles.
     """
 
-    def __init__(self, arch="dcgan", size="small", noise_scale=1.0, output="tanh", ink=255, fine=0, ink_levels=None):
+    def __init__(self, arch, output, ink, size="small", noise_scale=1.0, fine=0, ink_levels=None):
         super().__init__()
         self.noise_scale = check_noise_scale(noise_scale)
         self.ink = check_int("ink", ink, 1, 255)
@@ -67,7 +67,7 @@ class ConditionalGenerator(
         self.size = size
         self.output = output
         self.fine = fine
-        self.net = build_networks(arch, size, output=output, g_fine=fine)[0]
+        self.net = build_networks(arch, output, size, g_fine=fine)[0]
         self.eval()
 
     @classmethod
@@ -80,7 +80,7 @@ class ConditionalGenerator(
     def with_noise_scale(self, noise_scale):
         """A copy with the same weights that samples at `noise_scale`. A copy rather than setting the attribute: the
         Hub mixin saves __init__'s arguments as config.json, so only a model built with the scale saves it."""
-        other = ConditionalGenerator(self.arch, self.size, noise_scale, self.output, self.ink, self.fine,
+        other = ConditionalGenerator(self.arch, self.output, self.ink, self.size, noise_scale, self.fine,
                                      self.ink_levels)
         other.net.load_state_dict(self.net.state_dict())
         other.source = getattr(self, "source", None)

@@ -133,7 +133,8 @@ class ConditionalBatchNorm2d(nn.Module):
         return torch.addcmul(shift, self.norm(x), scale)
 
 
-OUTPUTS = ("clamp", "tanh", "coverage")
+OUTPUTS = ("clamp", "coverage")  # the dcgan generator's; the seed architecture's is the report's tanh
+SEED_OUTPUT = "tanh"
 SUPERSAMPLE = 4  # "coverage" draws at 4x the resolution (112x112) and averages each 4x4 block into a pixel
 
 
@@ -146,10 +147,10 @@ class DCGANGenerator(nn.Module):
     recipe's) clamps at 4x the resolution and gives each pixel the mean of its 4x4 block: an edge pixel's grey is how
     much of it the stroke covers, which is how MNIST's greys were made (binary scans anti-aliased as they were
     shrunk to 20x20). Drawn with the clamp at 28x28, the stroke edges had a grey texture of their own that a critic
-    saw (docs/training-notes.md). "tanh" is what models saved before had (a config.json without `output`).
+    saw (docs/training-notes.md).
     """
 
-    def __init__(self, z_dim=64, channels=32, embed_dim=32, output="tanh", fine=0):
+    def __init__(self, output, z_dim=64, channels=32, embed_dim=32, fine=0):
         super().__init__()
         self.z_dim = z_dim
         self.channels = channels
@@ -182,10 +183,7 @@ class DCGANGenerator(nn.Module):
         x = F.relu(self.norm1(self.up(x), one_hot))
         if self.fine:
             x = F.relu(self.norm2(F.pixel_shuffle(self.to_fine(x), 2), one_hot))
-        x = F.pixel_shuffle(self.to_pixels(x), self.upscale)
-        if self.output == "tanh":
-            return torch.tanh(x)
-        x = x.clamp(-1, 1)
+        x = F.pixel_shuffle(self.to_pixels(x), self.upscale).clamp(-1, 1)
         if self.output == "coverage":
             x = F.avg_pool2d(x, SUPERSAMPLE)
         return x
@@ -279,7 +277,7 @@ class AuxiliaryClassifier(nn.Module):
         return self.net(images)
 
 
-def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0, g_fine=0):
+def check_arch(arch, size, deep_d, d_size, output, d_stem=0, g_fine=0):
     """ValueError naming the problem unless `arch` is in ARCHS and `size`, `deep_d`, `d_size`, `output`, `d_stem` and
     `g_fine` are options it has."""
     if arch not in ARCHS:
@@ -297,10 +295,11 @@ def check_arch(arch, size="small", deep_d=None, d_size=None, output="tanh", d_st
     if arch == "seed" and (deep_d or d_size is not None or d_stem):
         raise ValueError("the seed architecture keeps the report's discriminator; deep_d, d_size and d_stem are for "
                          "dcgan")
-    if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-    if arch == "seed" and output != "tanh":
-        raise ValueError("the seed architecture keeps the report's generator, whose output is tanh")
+    if arch == "seed" and output != SEED_OUTPUT:
+        raise ValueError(f"the seed architecture keeps the report's generator, whose output is {SEED_OUTPUT}, "
+                         f"got {output!r}")
+    if arch == "dcgan" and output not in OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(OUTPUTS)} for dcgan, got {output!r}")
 
 
 def default_deep_d(arch, size):
@@ -308,7 +307,7 @@ def default_deep_d(arch, size):
     return arch == "dcgan" and DCGAN_SIZES[size][1]
 
 
-def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh", d_stem=0, g_fine=0):
+def build_networks(arch, output, size="small", deep_d=None, d_size=None, d_stem=0, g_fine=0):
     """(generator, discriminator) for an architecture name in ARCHS and, for dcgan, a size in SIZES and G's last
     activation in OUTPUTS. D is of `d_size` (None: the same as G), deep_d=None gives it that size's depth, and
     d_stem > 0 a full-resolution conv of that many channels first; g_fine > 0 gives G a stage of that many channels
@@ -318,5 +317,5 @@ def build_networks(arch, size="small", deep_d=None, d_size=None, output="tanh", 
         return SeedGenerator(), SeedDiscriminator()
     d_size = d_size or size
     deep = default_deep_d(arch, d_size) if deep_d is None else deep_d
-    return (DCGANGenerator(channels=DCGAN_SIZES[size][0], output=output, fine=g_fine),
+    return (DCGANGenerator(output, channels=DCGAN_SIZES[size][0], fine=g_fine),
             DCGANDiscriminator(channels=DCGAN_SIZES[d_size][0], deep=deep, stem=d_stem))

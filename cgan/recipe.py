@@ -30,13 +30,13 @@ class Recipe:
     epochs: int
     batch_size: int
     ema_decay: float  # 0: no EMA; else the saved G is the EMA of G's weights
+    output: str  # G's last activation (cgan.models.OUTPUTS; the seed architecture's is tanh)
+    ink: int  # the pixel value of full ink: real digits are clipped to it and scaled to 1, G's 1 is drawn as it
     size: str = "small"  # G's size (cgan.models.SIZES)
     d_size: str | None = None  # D's size; None: G's
     deep_d: bool = False  # a 3x3 conv after each of D's downsamplings
     d_stem: int = 0  # channels of a 3x3 conv D runs on the 28x28 image first (in a deep D, instead of the one at 14x14)
     g_fine: int = 0  # channels of a stage G runs at 28x28 before its last conv; 0: none (its last stage is 14x14)
-    output: str = "tanh"  # G's last activation (cgan.models.OUTPUTS)
-    ink: int = 255  # the pixel value of full ink: real digits are clipped to it and scaled to 1, G's 1 is drawn as it
     r1_gamma: float = 0.0  # weight of the R1 penalty on real digits; 0: none
     aux_weight: float = 0.0  # weight of the auxiliary classifier's cross-entropy in G's loss; 0: none
     lr_drop_epoch: int | None = None  # after this many epochs both rates are multiplied by lr_drop_factor
@@ -79,7 +79,7 @@ RECIPES = {
     # The report's network and recipe (SGD, BCE on 10 sigmoid outputs), kept to be beaten: 2 epochs take as long on
     # a CPU as the default's 12.
     ("seed", "quick"): Recipe(loss="seed", optimizer="sgd", lr=0.05, d_lr_ratio=1.0, betas=(0.5, 0.0), epochs=2,
-                            batch_size=64, ema_decay=0.0),
+                            batch_size=64, ema_decay=0.0, output="tanh", ink=255),
 }
 RECIPES[("seed", "full")] = RECIPES[("seed", "quick")]
 

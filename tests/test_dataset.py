@@ -19,7 +19,7 @@ def generator(tmp_path_factory):
     """A saved generator (untrained: what it draws does not matter here, only that it is what is written)."""
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("model")
-    ConditionalGenerator("dcgan", output="coverage", ink=253, ink_levels={252: 0.3, 253: 0.7}).save_pretrained(folder)
+    ConditionalGenerator("dcgan", "coverage", 253, ink_levels={252: 0.3, 253: 0.7}).save_pretrained(folder)
     return load_generator(folder)
 
 

@@ -203,7 +203,7 @@ def test_the_shipped_model_scores_as_its_evaluation_json_says_on_a_small_sample(
 
     assert close(evaluator.score_generator(load_generator(), 200, seed=0))
     from cgan import ConditionalGenerator
-    untrained = ConditionalGenerator("dcgan")
+    untrained = ConditionalGenerator("dcgan", "coverage", 255)
     assert not close(evaluator.score_generator(untrained, 200, seed=0))
 
 

@@ -183,7 +183,7 @@ def change_config(folder, **changes):
 
 @pytest.fixture
 def folder(tmp_path):
-    ConditionalGenerator("dcgan").save_pretrained(tmp_path / "model")
+    ConditionalGenerator("dcgan", "coverage", 255).save_pretrained(tmp_path / "model")
     return tmp_path / "model"
 
 
@@ -209,7 +209,8 @@ def test_a_damaged_model_folder_is_an_error_naming_the_file(folder, damage, mess
 
 
 def test_weights_are_read_from_safetensors_only(folder):
-    torch.save(ConditionalGenerator("dcgan").state_dict(), folder / "pytorch_model.bin")  # a pickle beside them
+    # a pickle beside them
+    torch.save(ConditionalGenerator("dcgan", "coverage", 255).state_dict(), folder / "pytorch_model.bin")
     (folder / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="has no model.safetensors"):
         load_generator(folder)
@@ -248,7 +249,7 @@ def test_resuming_a_damaged_state_or_one_of_other_networks_is_an_error_naming_th
     trainer.fit(log=lambda *_: None, progress=False)
     state = load_state(trainer.state_path)
     recipe = trainer.recipe  # another size of G, with the same layers
-    state["G"] = ConditionalGenerator("dcgan", "large", output=recipe.output, fine=recipe.g_fine).net.state_dict()
+    state["G"] = ConditionalGenerator("dcgan", recipe.output, recipe.ink, "large", fine=recipe.g_fine).net.state_dict()
     torch.save(state, trainer.state_path)
     with pytest.raises(SystemExit, match=r"state.pt does not match the networks of its own config \(RuntimeError: "
                        r"Error\(s\) in loading state_dict for DCGANGenerator: size mismatch for fc.weight: copying a "

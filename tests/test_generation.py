@@ -13,7 +13,7 @@ from cgan.models import ConditionalBatchNorm2d, build_networks
 
 @pytest.mark.parametrize("arch, size", [("dcgan", "small"), ("dcgan", "large"), ("seed", "small")])
 def test_networks_map_noise_and_labels_to_digit_images(arch, size):
-    G, D = build_networks(arch, size)
+    G, D = build_networks(arch, "tanh" if arch == "seed" else "coverage", size)
     z = torch.randn(6, G.z_dim)
     labels = torch.arange(6)
     fake = G(z, labels)
@@ -37,7 +37,7 @@ def test_conditional_batchnorm_gives_each_digit_its_own_scale_and_shift():
 
 
 def test_the_coverage_output_is_the_share_of_each_pixel_its_stroke_covers():
-    G = build_networks("dcgan", "small", output="coverage")[0].eval()
+    G = build_networks("dcgan", "coverage", "small")[0].eval()
     with torch.no_grad():
         G.to_pixels.weight.zero_()
         # to_pixels' channel c is sub-pixel (c // 8, c % 8) of each 8x8 block, which is 2x2 pixels drawn at 4x: ink in
@@ -50,18 +50,18 @@ def test_the_coverage_output_is_the_share_of_each_pixel_its_stroke_covers():
 
 
 def test_the_large_dcgan_is_wider_and_its_discriminator_deeper():
-    (small_g, small_d), (large_g, large_d) = build_networks("dcgan", "small"), build_networks("dcgan", "large")
+    (small_g, small_d), (large_g, large_d) = (build_networks("dcgan", "coverage", size) for size in ("small", "large"))
     assert (small_g.channels, large_g.channels) == (32, 64)
 
     def convs(d):
         return sum(isinstance(m, torch.nn.Conv2d) for m in d.modules())
     assert (convs(small_d), convs(large_d)) == (2, 4)
-    assert convs(build_networks("dcgan", "small", deep_d=True)[1]) == 4  # the deeper D with the small G
-    assert convs(build_networks("dcgan", "large", deep_d=False)[1]) == 2
+    assert convs(build_networks("dcgan", "coverage", "small", deep_d=True)[1]) == 4  # the deeper D with the small G
+    assert convs(build_networks("dcgan", "coverage", "large", deep_d=False)[1]) == 2
 
 
 def test_a_g_with_a_fine_stage_draws_its_pixels_from_features_at_28x28():
-    G = build_networks("dcgan", "small", output="coverage", g_fine=16)[0].eval()
+    G = build_networks("dcgan", "coverage", "small", g_fine=16)[0].eval()
     seen = {}
     G.norm2.register_forward_hook(lambda module, args, out: seen.update(fine=out.shape))  # None: output kept
     out = G(torch.randn(3, G.z_dim), torch.tensor([0, 4, 9]))
@@ -69,16 +69,17 @@ def test_a_g_with_a_fine_stage_draws_its_pixels_from_features_at_28x28():
     assert seen["fine"] == (3, 16, 28, 28)  # 16 channels at full resolution, each pixel's own features
     assert (G.to_pixels.in_channels, G.to_pixels.out_channels) == (16, 16)  # each pixel's 4x4 sub-pixels
     # Without the coverage's sub-pixels, the stage draws each pixel directly.
-    assert build_networks("dcgan", output="clamp", g_fine=8)[0](torch.randn(2, 64), torch.tensor([1, 2])).shape == \
+    assert build_networks("dcgan", "clamp", g_fine=8)[0](torch.randn(2, 64), torch.tensor([1, 2])).shape == \
         (2, 1, 28, 28)
     with pytest.raises(ValueError, match="g_fine must be an integer 0-256, got 1.5"):
-        build_networks("dcgan", g_fine=1.5)
+        build_networks("dcgan", "coverage", g_fine=1.5)
     with pytest.raises(ValueError, match="g_fine is for dcgan"):
-        build_networks("seed", g_fine=8)
+        build_networks("seed", "tanh", g_fine=8)
 
 
 def test_a_d_with_a_stem_looks_at_full_resolution_first_in_place_of_the_conv_at_14x14():
-    d = build_networks("dcgan", "small", deep_d=True, d_stem=8)[1].eval()  # eval: spectral norm's weights stay put
+    # eval: spectral norm's weights stay put
+    d = build_networks("dcgan", "coverage", "small", deep_d=True, d_stem=8)[1].eval()
     convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [
         (1, 8, (1, 1)), (8 + 10, 32, (2, 2)), (32, 64, (2, 2)), (64, 64, (1, 1))]  # as many convs as the deep D's
@@ -90,26 +91,26 @@ def test_a_d_with_a_stem_looks_at_full_resolution_first_in_place_of_the_conv_at_
         h = d.features(first)
         torch.testing.assert_close(d(x, y), d.linear(h).squeeze(1) + (d.embed(y) * h).sum(1))
     with pytest.raises(ValueError, match="d_stem must be an integer 0-256, got -1"):
-        build_networks("dcgan", d_stem=-1)
+        build_networks("dcgan", "coverage", d_stem=-1)
     with pytest.raises(ValueError, match="deep_d, d_size and d_stem are for dcgan"):
-        build_networks("seed", d_stem=8)
+        build_networks("seed", "tanh", d_stem=8)
 
 
 def test_unknown_arch_or_size_is_refused_by_name():
     with pytest.raises(ValueError, match="arch must be one of dcgan, seed, got 'big'"):
-        ConditionalGenerator(arch="big")
+        ConditionalGenerator("big", "coverage", 255)
     with pytest.raises(ValueError, match="size must be one of small, large, got 'huge'"):
-        ConditionalGenerator(size="huge")
+        ConditionalGenerator("dcgan", "coverage", 255, size="huge")
     with pytest.raises(ValueError, match="size must be one of small, large, got None"):  # a config.json's null
-        ConditionalGenerator(size=None)
+        ConditionalGenerator("dcgan", "coverage", 255, size=None)
     with pytest.raises(ValueError, match="the seed architecture comes in one size"):
-        ConditionalGenerator(arch="seed", size="large")
+        ConditionalGenerator("seed", "tanh", 255, size="large")
 
 
 @pytest.fixture(scope="module")
 def generator():
     torch.manual_seed(0)
-    return ConditionalGenerator("dcgan")
+    return ConditionalGenerator("dcgan", "coverage", 255)
 
 
 def test_generate_returns_uint8_digits(generator):
@@ -185,12 +186,12 @@ def test_bad_arguments_name_the_argument_and_the_allowed_values(generator, kwarg
 
 def test_weights_of_another_size_or_architecture_are_refused_by_name(tmp_path):
     from cgan.hub import ModelFileError
-    ConditionalGenerator("dcgan", "large").save_pretrained(tmp_path)
+    ConditionalGenerator("dcgan", "coverage", 255, "large").save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "size": "small"}))
     with pytest.raises(ModelFileError, match=r"model.safetensors does not match .*config.json: .*size mismatch"):
         load_generator(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({**config, "arch": "seed", "size": "small"}))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "arch": "seed", "size": "small", "output": "tanh"}))
     with pytest.raises(ModelFileError, match=r"does not match .*(Missing|Unexpected) key"):
         load_generator(tmp_path)
 
@@ -204,12 +205,12 @@ def test_save_and_from_pretrained_round_trip(generator, tmp_path):
 
 
 def test_the_size_is_saved(tmp_path):
-    ConditionalGenerator("dcgan", "large").save_pretrained(tmp_path / "large")
+    ConditionalGenerator("dcgan", "coverage", 255, "large").save_pretrained(tmp_path / "large")
     assert load_generator(tmp_path / "large").size == "large"
 
 
 def test_the_noise_scale_is_saved_and_scales_the_noise(generator, tmp_path):
-    wide = ConditionalGenerator("dcgan", noise_scale=1.5)
+    wide = ConditionalGenerator("dcgan", "coverage", 255, noise_scale=1.5)
     wide.net.load_state_dict(generator.net.state_dict())
     wide.save_pretrained(tmp_path / "wide")
     assert json.loads((tmp_path / "wide" / "config.json").read_text())["noise_scale"] == 1.5
@@ -221,15 +222,15 @@ def test_the_noise_scale_is_saved_and_scales_the_noise(generator, tmp_path):
     assert np.array_equal(loaded.generate(4, 8, seed=9), expected.numpy())
     for bad in (0, -1.0, float("nan"), float("inf"), "1", True):
         with pytest.raises(ValueError, match="noise_scale must be a number 0.3-1.5"):
-            ConditionalGenerator("dcgan", noise_scale=bad)
+            ConditionalGenerator("dcgan", "coverage", 255, noise_scale=bad)
 
 
 LEVELS = {252: 0.25, 253: 0.45, 254: 0.3}
 
 
 def test_full_ink_is_drawn_at_the_learned_levels_in_their_shares_one_level_per_hand(generator, tmp_path):
-    inked = ConditionalGenerator("dcgan", output="coverage", ink=253, ink_levels=LEVELS)
-    inked.net.load_state_dict(ConditionalGenerator("dcgan", output="coverage").net.state_dict())
+    inked = ConditionalGenerator("dcgan", "coverage", 253, ink_levels=LEVELS)
+    inked.net.load_state_dict(ConditionalGenerator("dcgan", "coverage", 255).net.state_dict())
     # The share of hands drawn at each level is the level's share, at any noise scale.
     for scale in (0.5, 1.0, 1.5):
         levels = inked.full_ink(inked.noise(20_000, seed=1, noise_scale=scale))
@@ -262,13 +263,13 @@ def test_full_ink_is_drawn_at_the_learned_levels_in_their_shares_one_level_per_h
                                     {252: float("nan")}])
 def test_bad_ink_levels_are_refused_by_name(levels):
     with pytest.raises(ValueError, match="ink_levels must map pixel values 1-255 to shares"):
-        ConditionalGenerator("dcgan", ink_levels=levels)
+        ConditionalGenerator("dcgan", "coverage", 255, ink_levels=levels)
 
 
 def test_loader_prefers_argument_then_env_then_bundled(generator, tmp_path, monkeypatch):
     explicit, from_env = tmp_path / "explicit", tmp_path / "env"
     generator.save_pretrained(explicit)
-    ConditionalGenerator("seed").save_pretrained(from_env)
+    ConditionalGenerator("seed", "tanh", 255).save_pretrained(from_env)
     monkeypatch.setenv("CGAN_MODEL", str(from_env))
     assert load_generator(explicit).source == str(explicit)
     assert load_generator().arch == "seed"

@@ -157,4 +157,4 @@ def test_a_hand_with_a_seed_or_many_samples_is_refused(generator, digits, kwargs
 @pytest.mark.parametrize("hand", [torch.zeros(5), "a hand", torch.full((64,), float("nan"))])
 def test_a_hand_of_another_generator_or_none_at_all_is_refused(hand):
     with pytest.raises(ValueError, match="hand must be a Hand of this generator"):
-        ConditionalGenerator("dcgan").generate(3, hand=hand)
+        ConditionalGenerator("dcgan", "coverage", 255).generate(3, hand=hand)

@@ -43,7 +43,7 @@ class RecordingApi:
 def saved(tmp_path):
     training = {"command": "python train.py", "arch": "dcgan", "epochs": 3, "seed": 0, "minutes": 1.6,
                 "wall_minutes": 2.0, "device": "AMD EPYC, 2 threads", "bf16": False}
-    folder = save_model(ConditionalGenerator("dcgan"), tmp_path / "generator", training=training)
+    folder = save_model(ConditionalGenerator("dcgan", "coverage", 255), tmp_path / "generator", training=training)
     (folder / "notes.txt").write_text("a file of the user's, not of the model")
     return folder
 
@@ -151,7 +151,7 @@ def test_card_says_how_the_weights_were_made_in_one_line(saved):
 
 def test_card_names_a_noise_scale_other_than_1(saved, tmp_path):
     assert "Sampling" not in (saved / "README.md").read_text()
-    wide = save_model(ConditionalGenerator("dcgan", noise_scale=1.03), tmp_path / "wide")
+    wide = save_model(ConditionalGenerator("dcgan", "coverage", 255, noise_scale=1.03), tmp_path / "wide")
     assert "- Sampling: noise scale 1.03 (config.json's `noise_scale`)" in (wide / "README.md").read_text()
 
 
@@ -162,8 +162,8 @@ def hub(tmp_path, monkeypatch):
     """A stand-in for hf_hub_download: two revisions of one repo, served from local folders, and every call
     recorded."""
     revisions = {"main": tmp_path / "main", "v1": tmp_path / "v1"}
-    ConditionalGenerator("dcgan").save_pretrained(revisions["main"])
-    ConditionalGenerator("dcgan", noise_scale=0.8).save_pretrained(revisions["v1"])
+    ConditionalGenerator("dcgan", "coverage", 255).save_pretrained(revisions["main"])
+    ConditionalGenerator("dcgan", "coverage", 255, noise_scale=0.8).save_pretrained(revisions["v1"])
     calls = []
 
     def download(repo_id, filename, revision=None, **kwargs):
@@ -199,7 +199,7 @@ def test_an_unloadable_hub_repo_is_a_clear_error():
 
 @pytest.mark.parametrize("ink", [255, 253])
 def test_save_and_load_round_trip_in_hub_layout(tmp_path, ink):
-    generator = ConditionalGenerator("dcgan", output="clamp", ink=ink)
+    generator = ConditionalGenerator("dcgan", "clamp", ink)
     with torch.no_grad():  # every pixel's last pre-activation at 1.5: the clamp draws full ink (tanh would give 243)
         generator.net.to_pixels.weight.zero_()
         generator.net.to_pixels.bias.fill_(1.5)
@@ -214,7 +214,7 @@ def test_save_and_load_round_trip_in_hub_layout(tmp_path, ink):
 
 @pytest.mark.parametrize("key", ["ink", "ink_levels", "fine", "output", "size", "noise_scale"])
 def test_a_config_saved_by_an_older_version_is_named_with_what_it_lacks(tmp_path, key):
-    save_model(ConditionalGenerator("dcgan"), tmp_path / "model")
+    save_model(ConditionalGenerator("dcgan", "coverage", 255), tmp_path / "model")
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     (tmp_path / "model" / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != key}))
     with pytest.raises(ModelFileError, match=f"config.json was saved by an older version of cgan-digits "
@@ -222,8 +222,17 @@ def test_a_config_saved_by_an_older_version_is_named_with_what_it_lacks(tmp_path
         load_generator(tmp_path / "model")
 
 
+def test_a_dcgan_drawn_with_tanh_as_earlier_versions_saved_it_is_refused_by_name(tmp_path):
+    save_model(ConditionalGenerator("dcgan", "coverage", 255), tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "output": "tanh"}))
+    with pytest.raises(ModelFileError, match="config.json does not describe a generator: output must be one of clamp, "
+                                             "coverage for dcgan, got 'tanh'"):
+        load_generator(tmp_path / "model")
+
+
 def test_a_bad_ink_in_a_config_is_named(tmp_path):
-    save_model(ConditionalGenerator("dcgan"), tmp_path / "model")
+    save_model(ConditionalGenerator("dcgan", "coverage", 255), tmp_path / "model")
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "ink": 300}))
     with pytest.raises(ValueError, match="ink must be an integer 1-255, got 300"):
@@ -231,22 +240,22 @@ def test_a_bad_ink_in_a_config_is_named(tmp_path):
 
 
 def test_the_card_says_at_which_levels_full_ink_is_drawn(tmp_path):
-    plain = save_model(ConditionalGenerator("dcgan", output="coverage", ink=253), tmp_path / "plain")
+    plain = save_model(ConditionalGenerator("dcgan", "coverage", 253), tmp_path / "plain")
     assert "full ink drawn as pixel value 253" in (plain / "README.md").read_text()
     levels = {252: 0.22, 253: 0.43, 254: 0.28, 255: 0.05, 250: 0.002}
-    inked = save_model(ConditionalGenerator("dcgan", output="coverage", ink=253, ink_levels=levels),
+    inked = save_model(ConditionalGenerator("dcgan", "coverage", 253, ink_levels=levels),
                        tmp_path / "inked")
     assert ("full ink drawn at a level of each digit's own, as in MNIST's training digits: 252 in 22%, 253 in 43%, "
             "254 in 28%, 255 in 5%") in (inked / "README.md").read_text()
 
 
 def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
-    generator = ConditionalGenerator("dcgan", output="coverage", ink=253, fine=16)
+    generator = ConditionalGenerator("dcgan", "coverage", 253, fine=16)
     folder = save_model(generator, tmp_path / "model")
     assert json.loads((folder / "config.json").read_text())["fine"] == 16
     loaded = load_generator(folder)
     assert loaded.fine == 16 and loaded.with_noise_scale(0.9).fine == 16
     assert np.array_equal(loaded.generate(3, 8, seed=4), generator.generate(3, 8, seed=4))
     assert "after a stage of 16 channels at 28x28" in (folder / "README.md").read_text()
-    plain = save_model(ConditionalGenerator("dcgan", output="coverage"), tmp_path / "plain")
+    plain = save_model(ConditionalGenerator("dcgan", "coverage", 255), tmp_path / "plain")
     assert load_generator(plain).fine == 0 and "28x28" not in (plain / "README.md").read_text()

@@ -22,7 +22,7 @@ from cgan.serving import (MAX_SAMPLES, as_int, describe, load_for_app, parse_noi
 
 @pytest.fixture(scope="module")
 def generator():
-    return ConditionalGenerator("dcgan")
+    return ConditionalGenerator("dcgan", "coverage", 255)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_about_text_without_a_c2st_training_or_evaluation_says_so(tmp_path):
 
 
 def test_about_text_of_a_hub_model_links_to_it():
-    generator = ConditionalGenerator("dcgan", size="large")
+    generator = ConditionalGenerator("dcgan", "coverage", 255, size="large")
     generator.source = "someone/digits"
     assert describe(generator).startswith(
         "**Weights:** `someone/digits` ([Hub](https://huggingface.co/someone/digits)).\n\n"

@@ -1,0 +1,61 @@
+"""The model that ships in checkpoints/generator is what one plain command of this code makes: its training.json
+names a train.py command with nothing but where, which seed, which device and which budget; no setting was changed on
+resume; and it trained with today's recipe. A recipe change that is not re-shipped fails here, saying so."""
+
+import dataclasses
+import hashlib
+import json
+import shlex
+import shutil
+
+from cgan.hub import BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, WEIGHTS_FILE, write_model_card
+from cgan.recipe import RECIPES
+
+TRAINING = json.loads((BUNDLED_GENERATOR / TRAINING_FILE).read_text())
+PLAIN_OPTIONS = {"--out", "--data-dir", "--mnist-dir", "--seed", "--device", "--budget"}  # where, which seed, ...
+
+
+def options(command):
+    """{option: value} of a `python train.py --option value ...` command; AssertionError for anything else."""
+    words = shlex.split(command)
+    assert words[:2] == ["python", "train.py"], f"not a train.py command: {command!r}"
+    flags, values = words[2::2], words[3::2]
+    assert len(flags) == len(values) and all(flag.startswith("--") for flag in flags), \
+        f"every option of {command!r} should take one value"
+    return dict(zip(flags, values, strict=True))
+
+
+def test_the_bundled_model_was_made_by_a_plain_train_py_command():
+    given = options(TRAINING["command"])
+    assert set(given) <= PLAIN_OPTIONS, (f"the bundled model's command sets {sorted(set(given) - PLAIN_OPTIONS)}: it "
+                                         f"should name only where, which seed, which device and which budget")
+    assert given.get("--budget") == TRAINING["budget"] == "full"
+    assert int(given.get("--seed", 0)) == TRAINING["seed"]
+    assert TRAINING["limit"] is None, "the bundled model should have trained on all of MNIST's training digits"
+
+
+def test_no_setting_of_the_bundled_model_was_changed_on_resume():
+    assert "changes" not in TRAINING, f"settings were changed on resume: {TRAINING['changes']}"
+    assert all(set(resume) == {"epoch", "at"} for resume in TRAINING.get("resumed", []))
+
+
+def test_the_bundled_model_trained_with_todays_full_recipe_for_all_its_epochs():
+    today = dataclasses.asdict(RECIPES[(TRAINING["arch"], TRAINING["budget"])])
+    saved = {**TRAINING["recipe"], "betas": tuple(TRAINING["recipe"]["betas"]),
+             "noise_scales": tuple(TRAINING["recipe"]["noise_scales"])}
+    changed = sorted(key for key in today.keys() | saved.keys() if today.get(key) != saved.get(key))
+    assert not changed, (
+        f"cgan/recipe.py's {TRAINING['budget']} budget has changed since the bundled model was trained "
+        f"({', '.join(f'{key}: {saved.get(key)!r} then, {today.get(key)!r} now' for key in changed)}): re-ship it, "
+        f"`{TRAINING['command']}` and its generator/ folder as checkpoints/generator, or revert the change")
+    assert TRAINING["epochs"] == today["epochs"]
+
+
+def test_the_bundled_evaluation_and_card_are_of_these_very_weights(tmp_path):
+    weights = hashlib.sha256((BUNDLED_GENERATOR / WEIGHTS_FILE).read_bytes()).hexdigest()
+    evaluation = json.loads((BUNDLED_GENERATOR / EVALUATION_FILE).read_text())
+    assert evaluation["weights_sha256"] == weights and evaluation["n_per_digit"] == 1000
+    # The card is what the code writes from the folder's own files: no figure in it is typed by hand.
+    copy = shutil.copytree(BUNDLED_GENERATOR, tmp_path / "generator")
+    write_model_card(copy)
+    assert (copy / "README.md").read_text() == (BUNDLED_GENERATOR / "README.md").read_text()

@@ -4,7 +4,7 @@ Two budgets of one recipe: "quick", 12 epochs (17.5 minutes of training on a 2-c
 same on every device (103 minutes on a 2-core CPU, minutes on a GPU; python -m benchmarks.speed). With no budget
 named, a CUDA GPU trains the full one and anything else the quick one. `--epochs` extends either. A run saves the
 recipe it trained with, and a resumed run keeps its own, whatever this file says by then. The measurements behind
-each value: docs/training-notes.md.
+each value, one entry for each: docs/training-notes.md#decisions.
 """
 
 import dataclasses
@@ -47,37 +47,65 @@ class Recipe:
 
 
 DCGAN_QUICK = Recipe(
-    size="small",  # G: 32 channels, 64 digits in under 10 ms on a 2-core CPU; the only network that ships
-    d_size="small", deep_d=True,  # D: the deeper 2x2-conv D beat the 2-conv one on every metric but recall
-    d_stem=8,  # D's first 3x3 conv at full resolution, where the edges' texture is: a lower C2ST at the same cost
-    g_fine=8,  # G's last features at 28x28, where the faint ink around a stroke is drawn: a lower C2ST for 5% more time
-    output="coverage",  # pure background and full ink (tanh left a haze), edges anti-aliased as MNIST's were
-    ink=253,  # MNIST's full ink: most of its ink sits at 252-254, only 1-2 pixels a digit at 255
-    ink_levels=True,  # and each MNIST digit has its own full-ink level (252 in a quarter, 254 in a quarter): G's 1 is
-    # drawn at a level per digit drawn from the training digits' levels, two thirds of the pixel TV (the critic is
-    # blind to it: real digits moved between these levels leave it at 0.50)
-    loss="nonsaturating", r1_gamma=1.0,  # with R1 on real digits, the objective that lifted recall most
-    aux_weight=0.3,  # a small classifier of real digits beside D: every digit's accuracy over 99% in 12 CPU epochs
-    optimizer="adam", betas=(0.0, 0.9), lr=8e-4, d_lr_ratio=4.0,  # no momentum, D at 4x G's rate (runs 4-8)
-    batch_size=128,  # 1.2x the images/s of batch 64 on a CPU, the same quality per epoch
-    epochs=12, lr_drop_epoch=9, lr_drop_factor=0.25,  # about 13 minutes; the last quarter at a quarter of the rate
-    ema_decay=0.999,  # the saved G is the EMA of its weights: steadier than G itself
-    validation=True,  # 500 training digits of each class are held out: the noise scale is chosen on them
-    noise_scales=(0.95, 1.0, 1.05, 1.1),  # the sampling noise's width: the lowest per-digit FD on the validation split
+    # Each why below is an entry of the training notes, with its figures and the command that measures them.
+    # G: 32 channels, 64 digits in under 10 ms on a 2-core CPU; the only network that ships
+    # (docs/training-notes.md#size)
+    size="small",
+    # D: G's 32 channels, where 64 cost twice the time for less reliable digits (docs/training-notes.md#d-size); the
+    # deeper D, a 3x3 conv after each downsampling, beat the 2-conv one on every metric but recall, which held
+    # (docs/training-notes.md#deep-d)
+    d_size="small", deep_d=True,
+    # D's first 3x3 conv at full resolution, where the edges' texture is: a lower C2ST at the same cost
+    # (docs/training-notes.md#d-stem)
+    d_stem=8,
+    # G's last features at 28x28, where the faint ink around a stroke is drawn: a lower C2ST for 5% more time
+    # (docs/training-notes.md#g-fine)
+    g_fine=8,
+    # pure background and full ink (tanh left a haze), edges anti-aliased as MNIST's were
+    # (docs/training-notes.md#output)
+    output="coverage",
+    # MNIST's full ink: most of its ink sits at 252-254, only 1-2 pixels a digit at 255 (docs/training-notes.md#ink)
+    ink=253,
+    # and each MNIST digit has its own full-ink level (252 in a quarter, 254 in a quarter): G's 1 is drawn at a level
+    # per digit drawn from the training digits' levels, two thirds of the pixel TV (the critic is blind to it: real
+    # digits moved between these levels leave it at 0.50; docs/training-notes.md#ink-levels)
+    ink_levels=True,
+    # with R1 on real digits, the objective that lifted recall most (docs/training-notes.md#loss,
+    # docs/training-notes.md#r1)
+    loss="nonsaturating", r1_gamma=1.0,
+    # a small classifier of real digits beside D: every digit's accuracy over 99% in 12 CPU epochs
+    # (docs/training-notes.md#aux-weight)
+    aux_weight=0.3,
+    # Adam without momentum (docs/training-notes.md#optimizer) at G's rate (docs/training-notes.md#lr), D at 4x G's
+    # rate: at 2x, G out-ran D (docs/training-notes.md#d-lr-ratio)
+    optimizer="adam", betas=(0.0, 0.9), lr=8e-4, d_lr_ratio=4.0,
+    # 1.2x the images/s of batch 64 on a CPU; 64 bought a little FD for 1.2x the time
+    # (docs/training-notes.md#batch-size)
+    batch_size=128,
+    # the quick budget's 15 minutes on a 2-core CPU; the last quarter at a quarter of the rate
+    # (docs/training-notes.md#epochs)
+    epochs=12, lr_drop_epoch=9, lr_drop_factor=0.25,
+    # the saved G is the EMA of its weights: steadier than G itself (docs/training-notes.md#ema)
+    ema_decay=0.999,
+    # 500 training digits of each class are held out: the noise scale is chosen on them
+    # (docs/training-notes.md#validation)
+    validation=True,
+    # the sampling noise's width: the lowest per-digit FD on the validation split (docs/training-notes.md#noise-scale)
+    noise_scales=(0.95, 1.0, 1.05, 1.1),
 )
 
 RECIPES = {
     ("dcgan", "quick"): DCGAN_QUICK,
-    # The full budget, the same on every device: the quick recipe trained six times as long, which lowered the
-    # C2ST, FD and per-digit FD most (24 and 36 epochs: docs/training-notes.md), with G's stage at 16 channels, which
-    # lowered the C2ST twice as much as 8. The larger D with R1 at 3 (the GPU schedule's), 48 epochs in the same time,
-    # drew the digits less reliably for no better recall (its seed 0 in the training notes). 72 epochs, the last
-    # quarter at a quarter of the rate, fit 2 hours on a 2-core CPU with the evaluation, with a margin for a slower one.
-    # The classifier at 0.1 rather than the quick budget's 0.3: 72 epochs read digits well without its full weight,
-    # and on the validation split 0.1 drew more recall, a better worst digit and a lower C2ST than 0.3 or 0.03.
+    # The full budget, the same on every device (docs/training-notes.md#full-budget): the quick recipe trained six times
+    # as long, which lowered the C2ST, FD and per-digit FD most, with G's stage at 16 channels, which lowered the C2ST
+    # twice as much as 8. The larger D with R1 at 3 (the GPU schedule's), 48 epochs in the same time, drew the digits
+    # less reliably for no better recall. 72 epochs, the last quarter at a quarter of the rate, fit 2 hours on a 2-core
+    # CPU with the evaluation, with a margin for a slower one. The classifier at 0.1 rather than the quick budget's 0.3:
+    # 72 epochs read digits well without its full weight, and on the validation split 0.1 drew more recall, a better
+    # worst digit and a lower C2ST than 0.3 or 0.03.
     ("dcgan", "full"): dataclasses.replace(DCGAN_QUICK, g_fine=16, epochs=72, lr_drop_epoch=54, aux_weight=0.1),
-    # The report's network and recipe (SGD, BCE on 10 sigmoid outputs), kept to be beaten: 2 epochs take as long on
-    # a CPU as the default's 12.
+    # The report's network and recipe (SGD, BCE on 10 sigmoid outputs), kept to be beaten: 2 epochs take as long on a
+    # CPU as the default's 12 (docs/training-notes.md#seed-recipe).
     ("seed", "quick"): Recipe(loss="seed", optimizer="sgd", lr=0.05, d_lr_ratio=1.0, betas=(0.5, 0.0), epochs=2,
                             batch_size=64, ema_decay=0.0, output="tanh", ink=255),
 }

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--limit", "2048", "--epochs", "3", "--eval-per-digit", "0", "--device", "cpu"]
 
 
-DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
+DATA = None  # the test run's extracted copy of MNIST (conftest's data_dir), shared by every run here
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from cgan.training import TrainConfig, Trainer, standing_statistics
 LN2, LN3 = math.log(2), math.log(3)
 
 
-DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
+DATA = None  # the test run's extracted copy of MNIST (conftest's data_dir), shared by every run here
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from cgan.run_state import TrainConfig, load_state, new_run_config
 from cgan.gan import Gan
 from cgan.training import Trainer, training_data
 
-DATA = None  # the session's extracted copy of MNIST (conftest's data_dir), shared by every run here
+DATA = None  # the test run's extracted copy of MNIST (conftest's data_dir), shared by every run here
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,12 @@ the recipe itself, trained for the same seeds in the same way:
     python -m benchmarks.variants --seeds 0,1 --set r1_gamma=0.3              # one change (several: repeat --set)
     python -m benchmarks.variants --budget full --seeds 0,1,2 --set aux_weight=0.3   # three side by side on a GPU
     python -m benchmarks.variants --score runs/variants/recipe-seed0          # score runs already trained
-    python -m benchmarks.variants --budget full --seeds 0,1,2 --minutes 8      # on a lent GPU: scored whatever happens
+    python -m benchmarks.variants --budget full --seeds 0,1,2 --minutes 8      # a GPU for minutes: scored whatever happens
 
 Runs go to --out/<change>-seed<S> (the generator, the logs, validation.json with the scores, no state.pt: a run here
 is not resumed); the table is printed. Side by side, each run gets an equal share of the CPU cores (--threads sets
 it); runs on one GPU share it. With --minutes, a run still training then stops where it is and is saved and scored
-as it stands: a machine lent for minutes still returns a score for every run (the table says which stopped early).
+as it stands: a machine held for minutes still returns a score for every run (the table says which stopped early).
 """
 
 import argparse

@@ -8,7 +8,8 @@ import json
 import shlex
 import shutil
 
-from cgan.hub import BUNDLED_GENERATOR, EVALUATION_FILE, TRAINING_FILE, WEIGHTS_FILE, write_model_card
+from cgan.hub import BUNDLED_GENERATOR, EVALUATION_FILE, ROOT, TRAINING_FILE, WEIGHTS_FILE, write_model_card
+from cgan.metrics import present
 from cgan.recipe import RECIPES
 
 TRAINING = json.loads((BUNDLED_GENERATOR / TRAINING_FILE).read_text())
@@ -59,3 +60,23 @@ def test_the_bundled_evaluation_and_card_are_of_these_very_weights(tmp_path):
     copy = shutil.copytree(BUNDLED_GENERATOR, tmp_path / "generator")
     write_model_card(copy)
     assert (copy / "README.md").read_text() == (BUNDLED_GENERATOR / "README.md").read_text()
+
+
+def readme_quality_table():
+    """The README's quality table as {row label: {column header: cell}}."""
+    lines = (ROOT / "README.md").read_text().split("## How good is it", 1)[1].splitlines()
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    header, body = rows[0], rows[2:]
+    return {row[0]: dict(zip(header, row, strict=True)) for row in body}
+
+
+def test_the_readmes_quality_table_shows_the_bundled_models_own_evaluation():
+    evaluation = json.loads((BUNDLED_GENERATOR / EVALUATION_FILE).read_text())
+    table = readme_quality_table()
+    bundled = next(header for header in next(iter(table.values())) if header.startswith("bundled model"))
+    real = next(header for header in next(iter(table.values())) if header.startswith("real training digits"))
+    for metric in present(evaluation["model"], evaluation["real"]):
+        row = table[metric.label]
+        assert (row[bundled], row[real]) == (metric.show(evaluation["model"][metric.key]),
+                                             metric.show(evaluation["real"][metric.key])), \
+            f"the README's {metric.label} for the bundled model is not its evaluation.json's"

@@ -23,8 +23,8 @@ from starlette.middleware import Middleware
 from cgan.generation import NOISE_SCALES
 from cgan.hands import read_drawing
 from cgan.result_files import ResultFiles, ResultFileServer
-from cgan.serving import (EXAMPLE_DRAWING, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, describe,
-                          load_for_app, serve, serve_grid, serve_morph, serve_my_hand, serve_number, serve_style_rows)
+from cgan.serving import (CANVAS, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, PEN, describe, load_for_app, serve,
+                          serve_example_hand, serve_grid, serve_morph, serve_my_hand, serve_number, serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -118,7 +118,8 @@ def morph(digit, to_digit, seed, to_seed, frames, noise_scale=None):
 
 def drawing_of(payload):
     """The drawing a request carries, as an array: the sketchpad's (its layers flattened on white), an API caller's
-    picture file, or an array as it is; None for an empty canvas. ValueError for anything else."""
+    picture file, or an array as it is; None for no drawing, or a canvas of one colour (not drawn on yet, cleared,
+    undone to nothing). ValueError for anything else."""
     if payload is None or isinstance(payload, np.ndarray):
         return payload
     if isinstance(payload, dict) and {"background", "layers", "composite"} & payload.keys():
@@ -126,20 +127,43 @@ def drawing_of(payload):
             value = sketch.preprocess(EditorData.model_validate(payload))
         except Exception:  # not the sketchpad's payload after all
             raise ValueError("the drawing could not be read: draw a digit on the canvas") from None
-        return None if value is None else value["composite"]
+        canvas = None if value is None else value["composite"]
+        return None if canvas is None or canvas.min() == canvas.max() else canvas
     return read_drawing(payload.get("path") if isinstance(payload, dict) else payload)
 
 
-def my_hand(image, text, noise_scale=None):
-    """(a drawing of one digit, a number, noise scale) -> (the number in the drawing's hand, what the model read the
-    drawing as: the drawing and its digit in that hand, the digit read, the number to download)."""
-    written = handle(lambda generator, files: serve_my_hand(generator, files, drawing_of(image), text, noise_scale))
+def shown(written):
+    """A Written as the My hand tab shows it: (the number, what the model read the drawing as: the drawing and its
+    digit in that hand, the digit read, the number to download)."""
     return written.path, written.understood_path, written.digit, written.path
+
+
+def my_hand(image, text, noise_scale=None):
+    """(a picture of one digit, a number, noise scale) -> the number in the drawing's hand (see `shown`)."""
+    return shown(handle(lambda generator, files: serve_my_hand(generator, files, drawing_of(image), text,
+                                                               noise_scale)))
+
+
+def my_hand_sketch(canvas, text, noise_scale=None):
+    """As my_hand for the sketchpad's drawing; an empty canvas shows the example drawing's hand again, at no search and
+    with no error: clearing or undoing is no mistake."""
+    drawing = handle(lambda generator, files: drawing_of(canvas))
+    if drawing is None:
+        return my_hand_example(text, noise_scale)
+    return my_hand(drawing, text, noise_scale)
 
 
 def my_hand_example(text, noise_scale=None):
     """What the My hand tab shows before anything is drawn: the number in the hand of an example drawing."""
-    return my_hand(EXAMPLE_DRAWING, text, noise_scale)
+    return shown(handle(serve_example_hand, text, noise_scale))
+
+
+# What the sketchpad holds when it opens and once it is cleared: a white page and an empty layer. Gradio's editor opens
+# with no tool chosen on an empty value ("select the draw tool to start", and a mouse drawing at once draws nothing);
+# on a page it chooses the brush. Loading the layer fires the one change event the editor always drops (its first),
+# so the first stroke is heard; clearing empties the value, so the page is given back.
+BLANK_CANVAS = {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8),
+                "layers": [np.zeros((CANVAS, CANVAS, 4), np.uint8)], "composite": None}
 
 
 def neatness():
@@ -266,9 +290,9 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                         "noise vector whose drawing of your digit comes closest to yours. Until you draw, an example "
                         "drawing's hand is shown.")
             with gr.Row():
-                sketch = gr.Sketchpad(label="Draw one digit", elem_id="sketch", canvas_size=(280, 280), layers=False,
-                                      transforms=(), brush=gr.Brush(colors=["#000000"], default_size=12,
-                                                                    color_mode="fixed"), min_width=280)
+                sketch = gr.Sketchpad(value=BLANK_CANVAS, label="Draw one digit", elem_id="sketch",
+                                      canvas_size=(CANVAS, CANVAS), layers=False, transforms=(), min_width=CANVAS,
+                                      brush=gr.Brush(colors=["#000000"], default_size=PEN, color_mode="fixed"))
                 with gr.Column(min_width=INPUT_WIDTH):
                     hand_text = gr.Textbox(label="Number to write (up to 12 digits, spaces allowed)", value="2026",
                                            max_lines=1)
@@ -278,7 +302,9 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
             hand_button, _, hand_download = actions("Write in my hand", "Download (PNG)", seed_labels=())
             hand_picture = picture("The number in your hand", "my-hand")
             outputs = [hand_picture, understood, digit_read, hand_download]
-            wire(my_hand, [sketch, hand_text, hand_scale], outputs, "my_hand_sketch",
+            sketch.clear(lambda: BLANK_CANVAS, None, sketch, queue=False, show_progress="hidden",
+                         api_visibility="private")
+            wire(my_hand_sketch, [sketch, hand_text, hand_scale], outputs, "my_hand_sketch",
                  [sketch.change, hand_button.click, hand_text.submit, hand_scale.change], api_visibility="undocumented")
             wire(my_hand_example, [hand_text, hand_scale], outputs, "my_hand_example", [demo.load],
                  api_visibility="undocumented")

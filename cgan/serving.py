@@ -3,6 +3,7 @@
 Requests may come from the browser or from any API client, so every input is parsed here, whatever its type.
 """
 
+import functools
 import logging
 import math
 import numbers
@@ -158,15 +159,25 @@ def serve_morph(generator, files, digit, to_digit, seed, to_seed, frames, noise_
     return Picture(files.save_animation(animation, name), (seed, to_seed))
 
 
+CANVAS = 280  # px: the side of the My hand tab's canvas
+PEN = 9  # px: the radius of its pen, 6% of the canvas wide: a pen's stroke on a digit drawn across most of the canvas
+
+
 def example_drawing():
-    """A 7 as a visitor might draw it with a mouse on the app's 280x280 canvas, black on white: the hand the My hand
-    tab shows before anything is drawn."""
-    canvas = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(canvas).line([(76, 70), (204, 62), (132, 222)], fill=0, width=22, joint="curve")
+    """A 7 as a visitor might draw it with a mouse on the app's canvas with its pen, black on white: the hand the My
+    hand tab shows before anything is drawn."""
+    canvas = Image.new("L", (CANVAS, CANVAS), 255)
+    ImageDraw.Draw(canvas).line([(76, 70), (204, 62), (132, 222)], fill=0, width=2 * PEN, joint="curve")
     return np.asarray(canvas)
 
 
 EXAMPLE_DRAWING = example_drawing()
+
+
+@functools.lru_cache(maxsize=128)  # as many noise scales as the tab's slider offers
+def example_hand(generator, noise_scale=None):
+    """The example drawing's hand, found once per generator and noise scale."""
+    return generator.find_hand(EXAMPLE_DRAWING, noise_scale=noise_scale)
 
 
 @dataclass
@@ -184,7 +195,19 @@ def serve_my_hand(generator, files, image, text, noise_scale=None):
     text, noise_scale = check_number_text(text), parse_noise_scale(noise_scale)
     if image is None:
         raise ValueError("the drawing is empty: draw a digit")
-    hand = generator.find_hand(image, noise_scale=noise_scale)
+    return written_in(generator, files, generator.find_hand(image, noise_scale=noise_scale), text)
+
+
+def serve_example_hand(generator, files, text, noise_scale=None):
+    """`text` written in the example drawing's hand: what the My hand tab shows while its canvas is empty (before
+    anything is drawn, once it is cleared), from a hand found once per noise scale, so an empty canvas costs no
+    search."""
+    text, noise_scale = check_number_text(text), parse_noise_scale(noise_scale)
+    return written_in(generator, files, example_hand(generator, noise_scale), text)
+
+
+def written_in(generator, files, hand, text):
+    """A checked number `text` written in `hand`, beside what was read: a Written."""
     number = grid_image(generator.write_number(text, hand=hand), nrow=1)
     understood = grid_image(np.stack([hand.drawing, generator.generate(hand.digit, hand=hand)[0]]), nrow=2)
     name = f"my-hand-{hand.digit}_number-{text.replace(' ', '-')}"

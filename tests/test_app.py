@@ -355,30 +355,76 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url
     assert (ARTIFACTS / "app.png").stat().st_size > 0
 
 
-def test_browser_user_draws_a_digit_and_gets_a_number_in_that_hand(app_url):
+SEVEN = [(-0.25, -0.3), (0.25, -0.3), (-0.05, 0.32)]  # one stroke: the bar, then down to the left
+SCREENS = {"laptop": {"viewport": {"width": 1280, "height": 900}},
+           "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+                     "has_touch": True}}
+
+
+def draw(page, stroke):
+    """Draw one stroke on the My hand canvas with the mouse, its points in fractions of the page's side from its
+    centre, as a person would: nothing clicked first."""
+    canvas = page.locator("#sketch .pixi-target canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x, y, side = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"])
+    page.mouse.move(x + stroke[0][0] * side, y + stroke[0][1] * side)
+    page.mouse.down()
+    for dx, dy in stroke[1:]:
+        page.mouse.move(x + dx * side, y + dy * side, steps=20)
+    page.mouse.up()
+
+
+def wait_for_hand(page, shown_before, digit):
+    """Wait until the My hand tab shows a number other than `shown_before`, written in the hand of `digit`, and its
+    digit read; the picture's source."""
+    page.wait_for_function(f"(document.querySelector('#my-hand img') || {{}}).src?.includes('my-hand-{digit}_number-') "
+                           f"&& document.querySelector('#my-hand img').src !== '{shown_before}'", timeout=60000)
+    page.wait_for_function(f"document.querySelector('input[aria-label=\"Digit read\"]').value === '{digit}'",
+                           timeout=60000)
+    return page.locator("#my-hand img").get_attribute("src")
+
+
+def errors_shown(page):
+    return page.locator(".toast-body.error").count()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_browser_user_draws_a_digit_at_once_and_gets_a_number_in_that_hand(app_url, screen):
     playwright = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(**SCREENS[screen])
             page.goto(app_url)
-            page.get_by_role("tab", name="My hand").click()
-            wait_for_picture(page, "#my-hand", "my-hand-")  # the example drawing's hand, before anything is drawn
+            wait_for_tiles(page, "_digit-7_n-16_seed-", 16)  # the page is up
+            open_tab(page, "My hand")
+            wait_for_picture(page, "#my-hand", "my-hand-7_number-2026")  # the example drawing's hand, until one draws
             example = page.locator("#my-hand img").get_attribute("src")
-            canvas = page.locator("#sketch .pixi-target canvas").first
-            canvas.wait_for(state="visible", timeout=30000)
-            page.locator("#sketch").get_by_role("button", name="Brush").click()  # as the canvas asks: the draw tool
-            box = canvas.bounding_box()
-            x, y, size = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"])
-            page.mouse.move(x, y - 0.3 * size)  # a 1: one stroke from top to bottom
-            page.mouse.down()
-            page.mouse.move(x + 0.02 * size, y + 0.3 * size, steps=25)
-            page.mouse.up()
-            page.wait_for_function(f"document.querySelector('#my-hand img')?.src !== '{example}'", timeout=60000)
-            assert "_number-2026" in page.locator("#my-hand img").get_attribute("src")
-            page.wait_for_function("document.querySelector('input[aria-label=\"Digit read\"]').value === '1'",
-                                   timeout=60000)
-            page.screenshot(path=str(ARTIFACTS / "app-my-hand.png"), full_page=True)
+            page.locator("#sketch .pixi-target canvas").first.wait_for(state="visible", timeout=30000)
+            # The brush is chosen as the canvas opens: a 7 drawn at once is drawn, read, and 2026 written in its hand.
+            draw(page, SEVEN)
+            page.get_by_role("button", name="Write in my hand").click()
+            mine = wait_for_hand(page, example, 7)
+            assert "_number-2026" in mine
+            written = shown_picture(page, app_url, "#my-hand")
+            assert written.shape[0] == 4 * 32 and written.shape[1] > 2 * written.shape[0]  # one line of digits, at 4x
+            assert written.max() > 0 and errors_shown(page) == 0
+            page.screenshot(path=str(ARTIFACTS / f"app-my-hand-{screen}.png"), full_page=True)
+            # Undoing the stroke, or clearing the canvas, shows the example's hand again, with no error; after either,
+            # the brush still draws.
+            page.locator("#sketch").get_by_label("Undo", exact=True).click()
+            wait_for_picture(page, "#my-hand", "my-hand-7_number-2026")
+            page.wait_for_function(f"document.querySelector('#my-hand img').src !== '{mine}'", timeout=60000)
+            draw(page, SEVEN)
+            mine = wait_for_hand(page, page.locator("#my-hand img").get_attribute("src"), 7)  # the stroke alone
+            page.locator("#sketch").get_by_label("Clear canvas", exact=True).click()
+            page.wait_for_function(f"document.querySelector('#my-hand img').src !== '{mine}'", timeout=60000)
+            page.screenshot(path=str(ARTIFACTS / f"app-my-hand-cleared-{screen}.png"), full_page=True)
+            draw(page, SEVEN)
+            wait_for_hand(page, page.locator("#my-hand img").get_attribute("src"), 7)
+            assert errors_shown(page) == 0
         finally:
             browser.close()
 

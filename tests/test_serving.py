@@ -391,3 +391,17 @@ def test_my_hand_writes_the_number_in_the_drawings_hand_beside_what_it_read(file
                                  (drawing, "2026", "noise_scale must be a number 0.3-1.5")):
         with pytest.raises(ValueError, match=message):
             serve_my_hand(generator, files, image, text, 2.0 if "noise" in message else None)
+
+
+def test_an_empty_canvas_shows_the_example_drawings_hand_found_once_per_noise_scale(files):
+    from cgan import load_generator
+    from cgan.serving import EXAMPLE_DRAWING, example_hand, serve_example_hand, serve_my_hand
+    generator = load_generator()
+    first = serve_example_hand(generator, files, "2026", None)
+    searched = example_hand.cache_info()
+    again = serve_example_hand(generator, files, "31", None)  # the canvas cleared, another number: no search
+    assert example_hand.cache_info().misses == searched.misses and again.digit == first.digit == 7
+    drawn = serve_my_hand(generator, files, EXAMPLE_DRAWING, "31", None)
+    assert np.array_equal(np.asarray(Image.open(again.path)), np.asarray(Image.open(drawn.path)))
+    serve_example_hand(generator, files, "31", 0.8)  # another noise scale: another hand, found once
+    assert example_hand.cache_info().misses == searched.misses + 1

@@ -142,3 +142,13 @@ def test_seeds_table_checks_each_run_against_its_budgets_bar(tmp_path):
     assert "| **mean** |" in printed and (tmp_path / "seeds.md").read_text() in printed
     code, printed = benchmark("benchmarks.seeds_table", tmp_path, expect_ok=False)
     assert code != 0 and "is not a finished and evaluated run of train.py" in printed
+
+
+def test_second_opinion_judges_a_model_in_the_independent_judges_eyes(tmp_path, data_dir, mnist_dir):
+    _, printed = benchmark("benchmarks.second_opinion", "--n-per-digit", "10", "--out", tmp_path,
+                           "--data-dir", data_dir, "--mnist-dir", mnist_dir)
+    result = json.loads((tmp_path / "second-opinion.json").read_text())
+    for side in ("model", "real"):
+        assert result[side]["accuracy"] >= 0.8, printed  # the bundled model's digits read as asked, as real ones are
+        assert 0.0 <= result[side]["recall"] <= 1.0 and result[side]["c2st_epochs"] >= 20
+    assert "| accuracy |" in (tmp_path / "second-opinion.md").read_text()

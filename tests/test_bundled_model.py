@@ -4,6 +4,7 @@ resume; and it trained with today's recipe. A recipe change that is not re-shipp
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import shlex
 import shutil
@@ -65,7 +66,9 @@ def test_the_bundled_evaluation_and_card_are_of_these_very_weights(tmp_path):
 def readme_quality_table():
     """The README's quality table as {row label: {column header: cell}}."""
     lines = (ROOT / "README.md").read_text().split("## How good is it", 1)[1].splitlines()
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), lines[first:]))
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
     header, body = rows[0], rows[2:]
     return {row[0]: dict(zip(header, row, strict=True)) for row in body}
 

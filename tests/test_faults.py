@@ -193,7 +193,10 @@ def folder(tmp_path):
     (lambda f: (f / "model.safetensors").write_bytes(b"\x00" * 64), r"model.safetensors is damaged"),
     (lambda f: change_config(f, size="large"),
      r"model.safetensors does not match .*config.json: Error\(s\) in loading state_dict"),
-    (lambda f: change_config(f, arch="seed"), r"model.safetensors does not match .*config.json"),
+    (lambda f: change_config(f, arch="seed", output="tanh"), r"model.safetensors does not match .*config.json"),
+    (lambda f: change_config(f, arch="seed"),
+     r"config.json does not describe a generator: the seed architecture keeps the report's generator, whose output "
+     r"is tanh, got 'coverage'"),
     (lambda f: change_config(f, size="huge"),
      r"config.json does not describe a generator: size must be one of small, large, got 'huge'"),
     (lambda f: change_config(f, colour="red"),

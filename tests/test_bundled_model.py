@@ -73,8 +73,16 @@ def readme_quality_table():
     return {row[0]: dict(zip(header, row, strict=True)) for row in body}
 
 
+BUNDLED_CAS = ROOT / "benchmarks" / "results" / "evaluation-bundled-cas.json"  # evaluate --cas: what train.py skips
+
+
 def test_the_readmes_quality_table_shows_the_bundled_models_own_evaluation():
     evaluation = json.loads((BUNDLED_GENERATOR / EVALUATION_FILE).read_text())
+    with_cas = json.loads(BUNDLED_CAS.read_text())
+    assert with_cas["weights_sha256"] == evaluation["weights_sha256"], \
+        f"{BUNDLED_CAS.name} is of other weights: `python -m cgan.evaluate --cas --json` on the bundled model again"
+    for side in ("model", "real"):
+        evaluation[side]["cas"] = with_cas[side]["cas"]
     table = readme_quality_table()
     bundled = next(header for header in next(iter(table.values())) if header.startswith("bundled model"))
     real = next(header for header in next(iter(table.values())) if header.startswith("real training digits"))

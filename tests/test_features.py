@@ -7,7 +7,6 @@ import torch
 from PIL import Image
 
 from cgan import load_generator
-from cgan.data import to_uint8
 from cgan.classifier import load_classifier
 from cgan.hands import cut_out, hand_ratio, number_readback, shared_hand, stroke_style
 from cgan.generate import main
@@ -34,8 +33,7 @@ def steps(frames):
 
 def test_a_calls_noise_scale_scales_the_noise_and_none_means_the_models_own(generator):
     z = torch.randn(6, generator.z_dim, generator=torch.Generator().manual_seed(4))  # what generate draws for seed 4
-    with torch.no_grad():
-        at_half = to_uint8(generator.net(z * 0.5, torch.full((6,), 2))).numpy()
+    at_half = generator.draw(z * 0.5, torch.full((6,), 2))
     assert np.array_equal(generator.generate(2, 6, seed=4, noise_scale=0.5), at_half)
     assert np.array_equal(generator.generate(2, 6, seed=4, noise_scale=None), generator.generate(2, 6, seed=4))
     assert not np.array_equal(generator.generate(2, 6, seed=4, noise_scale=1.5), generator.generate(2, 6, seed=4))
@@ -52,7 +50,7 @@ def test_a_noise_scale_outside_0_3_to_1_5_is_refused_by_every_method(generator, 
 def test_a_lower_noise_scale_draws_more_alike_digits(generator):
     def spread(images):
         return steps(images).mean()  # mean distance between consecutive samples
-    assert spread(generator.generate(5, 64, 1, 0.5)) < 0.8 * spread(generator.generate(5, 64, 1))
+    assert spread(generator.generate(5, 64, 1, 0.5)) < 0.9 * spread(generator.generate(5, 64, 1))
 
 
 def test_neatness_does_what_it_says_more_accurate_and_less_varied_at_0_5(generator, test_set):
@@ -101,7 +99,7 @@ def test_same_seed_same_number_and_the_hand_is_generates_sample(generator):
 
 
 def test_cut_out_digits_of_written_numbers_read_as_intended(generator, classifier):
-    assert number_readback(generator, classifier, n_numbers=40, length=8, seed=1) >= 0.99
+    assert number_readback(generator, classifier, n_numbers=100, length=8, seed=1) >= 0.99
 
 
 @pytest.mark.parametrize("text", ["", " ", "12a", "1 2  3", "1234567890123", "-12", "1.5", "٣", None, [1, 2], 2.5, True])

@@ -8,6 +8,7 @@ import itertools
 import json
 import shlex
 import shutil
+from pathlib import Path
 
 from cgan.hub import BUNDLED_GENERATOR, EVALUATION_FILE, ROOT, TRAINING_FILE, WEIGHTS_FILE, write_model_card
 from cgan.metrics import present
@@ -91,3 +92,29 @@ def test_the_readmes_quality_table_shows_the_bundled_models_own_evaluation():
         assert (row[bundled], row[real]) == (metric.show(evaluation["model"][metric.key]),
                                              metric.show(evaluation["real"][metric.key])), \
             f"the README's {metric.label} for the bundled model is not its evaluation.json's"
+
+
+def test_a_push_of_the_bundled_model_sends_every_file_of_its_folder_as_train_py_wrote_it(tmp_path):
+    from huggingface_hub.utils import filter_repo_objects  # how upload_folder applies allow_patterns
+
+    from cgan.hub import push_folder
+
+    class Recording:  # huggingface_hub.HfApi's two calls that push_folder makes, recorded instead of sent
+        token = "hf_test"
+
+        def create_repo(self, repo_id, **kwargs):
+            pass
+
+        def upload_folder(self, folder_path, allow_patterns, **kwargs):
+            files = sorted(path.name for path in Path(folder_path).iterdir())
+            self.sent = {name: (Path(folder_path) / name).read_bytes()
+                         for name in filter_repo_objects(files, allow_patterns=allow_patterns)}
+            return "https://huggingface.co/you/cgan-digits/commit/1"
+
+    copy = shutil.copytree(BUNDLED_GENERATOR, tmp_path / "generator")
+    api = Recording()
+    push_folder(copy, "you/cgan-digits", api=api)
+    bundled = {path.name: path.read_bytes() for path in BUNDLED_GENERATOR.iterdir()}
+    assert api.sent.keys() == bundled.keys(), "a file of the bundled model would not be pushed, or one not of it"
+    for name, content in api.sent.items():  # the card only gains the repo's name in its usage snippet
+        assert content == bundled[name] or name == "README.md"

@@ -1,5 +1,5 @@
-"""Speed: training throughput of each recipe, generation latency of the bundled generator, the app's server-side
-time for a request of each tab, a hand found and written in, and a synthetic MNIST written.
+"""Speed: training throughput of each recipe, generation latency of the bundled generator (or --model's), the app's
+server-side time for a request of each tab, a hand found and written in, and a synthetic MNIST written.
 
     python -m benchmarks.speed                 # CPU (and the GPU too, when there is one)
     python -m benchmarks.speed --device cuda   # the GPU only
@@ -64,6 +64,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.common import label, machine_line, parse_change, write_results
 from cgan.data import load_mnist, to_model_range
 from cgan.dataset import write_dataset
+from cgan.evaluate import shown_source
 from cgan.generation import ConditionalGenerator
 from cgan.hub import load_generator
 from cgan.objective import R1_EVERY
@@ -333,6 +334,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--model", default=None, help="the generator to time generating, serving and writing with: a "
+                        "local folder or Hub repo id (default: $CGAN_MODEL, else the bundled checkpoints/generator)")
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                         help="all: the CPU, and the GPU when there is one")
     parser.add_argument("--recipes", default=",".join(RECIPES_BY_NAME),
@@ -358,6 +361,10 @@ def main(argv=None):
         sys.exit("error: --device cuda, but no CUDA GPU is available")
     devices = [torch.device(kind) for kind in ("cpu", "cuda")
                if args.device in ("all", kind) and (kind == "cpu" or torch.cuda.is_available())]
+    try:  # before anything is timed
+        generators = {} if changed else {device: load_generator(args.model, device=str(device)) for device in devices}
+    except (OSError, ValueError) as error:
+        sys.exit(f"error: --model: {error}")
     images, labels = load_mnist(True, mnist_dir=args.mnist_dir)
     for device in devices:
         peak = cpu_peak(torch.get_num_threads()) if device.type == "cpu" else None
@@ -368,13 +375,13 @@ def main(argv=None):
             write_results(args.out, f"speed-{device.type}-{change}", entry, cost_report(device.type, entry))
             continue
         sync = device_sync(device)
-        generator = load_generator(device=str(device))
+        generator = generators[device]
         # On CUDA, train.py compiles by default: time that, and the eager networks beside it.
         modes = [None, False] if device.type == "cuda" else [None]
         entry = {"machine": machine_line(device), "peak": peak,
                  "training": [training_throughput(arch, budget, device, images, labels, peak, compile)
                               for arch, budget in recipes for compile in modes],
-                 "generator": f"{generator.arch} ({generator.size})",
+                 "generator": f"{shown_source(generator.source)}, {generator.arch} ({generator.size})",
                  "generation": [generation_latency(generator, n, sync, 50 if n < 1024 else 10, peak)
                                 for n in (1, 16, 64, 1024)]}
         if device.type == "cpu":
@@ -415,7 +422,7 @@ def report(kind, entry):
               f"{t['images_per_s']:.0f} | {t['epoch_minutes']:.2f} | {t['recipe_minutes']:.1f} | "
               f"{t['gflop_per_step']:.2f} | {' | '.join(rate(t))} |"
               for t in entry["training"]]
-    lines += ["", f"Generation, the bundled generator ({entry['generator']}):", "",
+    lines += ["", f"Generation, the generator {entry['generator']}:", "",
               "| generate(n) | median ms | images/s | MFLOP | GFLOP/s | of the peak |", "|---|---|---|---|---|---|"]
     lines += [f"| {g['n']} | {g['ms']:.2f} | {g['images_per_s']:.0f} | {g['mflop']:.0f} | {' | '.join(rate(g))} |"
               for g in entry["generation"]]

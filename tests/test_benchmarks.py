@@ -160,6 +160,7 @@ def test_the_peak_is_cores_clock_fma_units_lanes_and_two(tmp_path, vendor, famil
     (["--recipes", "seed-quick", "--set", "g_fine=16"], "seed-quick with g_fine=16: "),
     (["--recipes", "dcgan-tpu"], "--recipes takes names from"),
     (["--set", "g_fine=16", "--rounds", "0"], "--rounds and --steps must be 1 or more"),
+    (["--model", "no/such/folder/"], "--model: model folder no/such/folder/ does not exist"),
 ])
 def test_speed_refuses_what_it_cannot_time_by_name(capsys, argv, message):
     from benchmarks import speed

@@ -106,12 +106,61 @@ def test_speed_times_a_change_against_the_recipe_in_turn(tmp_path, mnist_dir):
     assert not (tmp_path / "speed-cpu.md").exists()  # the table of the recipes as they are is not overwritten
     assert "| dcgan-quick | g_fine=16 | generate(64) |" in (tmp_path / "speed-cpu-g_fine=16.md").read_text()
     assert "| dcgan-quick | g_fine=16 | generate(64) |" in printed
+    for part in ("step", "generate"):  # each arm's arithmetic, under the machine's peak (g_fine=16: more of it)
+        assert all(0 < cost[part][arm]["peak_share"] < 1 for arm in ("recipe", "changed"))
+    assert "Peak, fp32: 2 cores x" in printed and " GFLOP/s (the " in printed
+
+
+def test_flops_are_counted_through_a_gradient_taken_of_a_leaf_as_r1s_penalty_takes_it():
+    import torch
+
+    from benchmarks.speed import counted_flops
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
+    x = torch.randn(2, 1, 8, 8)
+
+    def penalty():  # as cgan.objective.r1_penalty: the gradient of D's output with respect to its input, a leaf
+        leaf = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(conv(leaf).sum(), leaf, create_graph=True)
+        grad.square().sum().backward()
+
+    forward = 2 * 2 * 4 * 8 * 8 * 9  # 2 FLOPs a multiply-add, 2 images, 4 channels out, 8 x 8 positions, 3 x 3 taps
+    assert counted_flops(lambda: conv(x)) == forward
+    assert counted_flops(penalty) >= 3 * forward  # the forward pass, the input's gradient and the weights' through it
+
+
+CPUINFO = """processor\t: {n}
+vendor_id\t: {vendor}
+cpu family\t: {family}
+model name\t: {model}
+cpu MHz\t\t: 2596.136
+physical id\t: 0
+core id\t\t: {core}
+flags\t\t: fpu sse2 avx fma avx2 {extra}
+"""
+
+
+@pytest.mark.parametrize("vendor, family, extra, cores, max_khz, peak", [
+    ("AuthenticAMD", 25, "avx512f avx512bw", (0, 1), None, 2 * 2596.136 * 2 * 8 * 2 / 1000),  # Zen 4: 2 x 256 bits
+    ("GenuineIntel", 6, "avx512f avx512bw", (0, 1), "3500000", 2 * 3500 * 2 * 16 * 2 / 1000),  # 2 x 512 bits
+    ("GenuineIntel", 6, "", (0, 0), None, 1 * 2596.136 * 2 * 8 * 2 / 1000),  # 2 threads of one core
+])
+def test_the_peak_is_cores_clock_fma_units_lanes_and_two(tmp_path, vendor, family, extra, cores, max_khz, peak):
+    from benchmarks.speed import cpu_peak
+    cpuinfo, max_clock = tmp_path / "cpuinfo", tmp_path / "cpuinfo_max_freq"
+    cpuinfo.write_text("\n".join(CPUINFO.format(n=n, vendor=vendor, family=family, model="a CPU", core=core,
+                                                extra=extra) for n, core in enumerate(cores)))
+    if max_khz:
+        max_clock.write_text(max_khz)
+    assert cpu_peak(2, cpuinfo, max_clock)["gflop_per_s"] == pytest.approx(peak)
+    assert cpu_peak(1, cpuinfo, max_clock)["gflop_per_s"] == pytest.approx(peak / len(set(cores)))
+    assert cpu_peak(2, tmp_path / "no-such-file", max_clock) is None
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--recipes", "seed-quick", "--set", "g_fine=16"], "seed-quick with g_fine=16: "),
     (["--recipes", "dcgan-tpu"], "--recipes takes names from"),
     (["--set", "g_fine=16", "--rounds", "0"], "--rounds and --steps must be 1 or more"),
+    (["--model", "no/such/folder/"], "--model: model folder no/such/folder/ does not exist"),
 ])
 def test_speed_refuses_what_it_cannot_time_by_name(capsys, argv, message):
     from benchmarks import speed

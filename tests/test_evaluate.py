@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import torch
@@ -322,3 +323,18 @@ def test_the_cas_trains_on_the_generators_digits_and_its_ceiling_on_real_ones(te
     assert cas > 0.8 and ceiling > 0.8 and abs(cas - ceiling) < 0.05  # real digits drawn: as good as real digits
     cas_scrambled, ceiling_again = classification_accuracy_score(scrambled, train_images, train_labels, **kwargs)
     assert cas_scrambled < 0.3 and ceiling_again == ceiling  # the ceiling is the real digits' alone, seeded
+
+
+def test_the_cas_says_how_long_it_will_take_before_it_starts_and_shows_its_progress(capsys, data_dir, monkeypatch):
+    import cgan.evaluate
+    monkeypatch.setattr(cgan.evaluate, "CAS_DIGITS", 1280)  # 10 steps of 128 digits a classifier
+    monkeypatch.setattr(cgan.evaluate, "CAS_EPOCHS", 1)
+    main(["--n-per-digit", "10", "--json", "--no-c2st", "--cas", "--data-dir", str(data_dir)])
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # the progress goes to stderr: stdout is the JSON alone
+    assert result["cas_training"] == {"digits": 1280, "epochs": 1, "width": cgan.evaluate.CAS_WIDTH, "seed": 0}
+    assert 0 <= result["model"]["cas"] <= 1 and 0 <= result["real"]["cas"] <= 1
+    estimate = re.search(r"the CAS trains 2 classifiers, 1 epoch of 1,280 digits each: 20 steps at \d+ ms a step "
+                         r"here, about \d+ seconds\n", captured.err)
+    bar = re.search(r"CAS: 100%.*20/20", captured.err)
+    assert estimate and bar and estimate.start() < bar.start()

@@ -31,7 +31,8 @@ Drawings as a canvas gives them (benchmarks.canvas, the same digits redrawn, no 
              most 200) and for two digits drawn side by side (as many, at most 100)
 With --validation the judge is not asked (nothing is chosen by looking at it), and the model's thresholds
 (cgan.hands.Thresholds) are worked out from the held-out digits: min_confidence refuses DOUBTED of them (as drawn and
-on canvases), max_distance FAR, max_stroke the FAR with the widest strokes. --save writes them beside the
+on canvases), max_distance, max_stroke, max_length and max_holes FAR (those furthest, with the widest strokes, the
+longest, the most holes). --save writes them beside the
 model's weights (cgan.hands.THRESHOLDS_FILE), where find_hand takes them from for those weights. --compare
 measures each search of SEARCHES with the figures it is chosen by (own match against 99 random samples, in features
 and in blurred pixels; ink and slant rho; the search's CPU time). Writes hands-SEARCH.json and .md (-validation,
@@ -55,7 +56,7 @@ from benchmarks.common import machine_line, write_results
 from cgan.classifier import load_classifier
 from cgan.data import load_mnist, validation_split
 from cgan.hands import (SEARCH, THRESHOLDS_FILE, HandFinder, Refusal, Search, drawing_refusal, ink_crop, mnist_layout,
-                        refusal, stroke_style, stroke_width, strokes)
+                        holes, refusal, stroke_length, stroke_style, stroke_width, strokes)
 from cgan.hub import is_local, load_generator, weights_sha256
 from cgan.models import NUM_CLASSES
 
@@ -65,7 +66,7 @@ RANDOM_SAMPLES = 9
 SCRIBBLES = 200  # drawings that are no digit, to see how many are refused
 ROWS = 100  # two digits side by side, to see how many are refused as such
 DOUBTED = 0.005  # the share of held-out digits (as drawn and on canvases) min_confidence is chosen to refuse ...
-FAR = 0.001  # ... and max_distance, and max_stroke
+FAR = 0.001  # ... and max_distance, max_stroke, max_length and max_holes each
 NUMBER = "2026"  # what is written in each found hand, as the app does
 
 
@@ -181,7 +182,7 @@ def canvases(finder, images, labels, seed=0):
     rng = np.random.default_rng(seed)
     n = len(images)
     drawings = (canvas_drawing(image, rng) for image in images.numpy())
-    drawn, widths = zip(*[(found(finder, drawing), width(drawing)) for drawing in drawings])
+    drawn, shapes = zip(*[(found(finder, drawing), shape(drawing)) for drawing in drawings])
     scribbled = [found(finder, canvas_scribble(rng)) for _ in range(min(SCRIBBLES, n))]
     pairs = images[:2 * min(ROWS, n // 2)].numpy()
     rows = [found(finder, canvas_row(pairs[i:i + 2], rng)) for i in range(0, len(pairs), 2)]
@@ -196,25 +197,29 @@ def canvases(finder, images, labels, seed=0):
             "scribbles_refused": sum(why(scribbled).values()), "scribbles_refused_why": why(scribbled),
             "rows_refused": sum(why(rows).values()), "rows_refused_why": why(rows),
             "seen": {"distances": [hand.distance for hand, *_ in drawn],
-                     "confidences": [confidence for _, confidence, _ in drawn], "widths": list(widths),
+                     "confidences": [confidence for _, confidence, _ in drawn], "shapes": list(shapes),
                      "scribbles": [(hand.distance, confidence) for hand, confidence, _ in scribbled]}}
 
 
-def width(image):
-    """The mean width of a drawing's strokes, in MNIST's pixels once prepared (cgan.hands.stroke_width)."""
-    return stroke_width(strokes(ink_crop(image)[0]))
+def shape(image):
+    """(the width of a drawing's strokes, their length, the holes they enclose), as cgan.hands measures them."""
+    ink = strokes(ink_crop(image)[0])
+    return stroke_width(ink), stroke_length(ink), holes(ink)
 
 
 def thresholds(result, images, now):
     """The model's thresholds (cgan.hands.Thresholds) worked out on these held-out digits, as drawn and on canvases,
-    beside those it has (`now`): min_confidence and max_distance refuse DOUBTED and FAR of them, max_stroke the FAR
-    with the widest strokes; and the share of scribbles (of both kinds) the first two refuse at each."""
+    beside those it has (`now`): min_confidence refuses DOUBTED of them, the others FAR each (cgan.hands.Thresholds);
+    and the share of scribbles (of both kinds) the first two refuse at each."""
     confidences = result["seen"]["confidences"] + result["canvas"]["seen"]["confidences"]
     distances = result["seen"]["distances"] + result["canvas"]["seen"]["distances"]
     scribbled = np.array(result["seen"]["scribbles"] + result["canvas"]["seen"]["scribbles"])  # (distance, confidence)
-    widths = [width(image) for image in images.numpy()] + result["canvas"]["seen"]["widths"]
+    shapes = [shape(image) for image in images.numpy()] + result["canvas"]["seen"]["shapes"]
+    widths, lengths, holed = np.array(shapes).T
     chosen = {"min_confidence": float(np.quantile(confidences, DOUBTED)),
-              "max_distance": float(np.quantile(distances, 1 - FAR)), "max_stroke": float(np.quantile(widths, 1 - FAR))}
+              "max_distance": float(np.quantile(distances, 1 - FAR)), "max_stroke": float(np.quantile(widths, 1 - FAR)),
+              "max_length": float(np.quantile(lengths, 1 - FAR)),
+              "max_holes": int(np.ceil(np.quantile(holed, 1 - FAR)))}
 
     def scribbles_refused(limits):
         return float(np.mean((scribbled[:, 1] < limits["min_confidence"]) | (scribbled[:, 0] > limits["max_distance"])))
@@ -318,6 +323,10 @@ def table(result, command):
                   f"| max_stroke (refuses the {FAR:.1%} with the widest strokes, px; median "
                   f"{limits['stroke_median']:.2f}) | {limits['now']['max_stroke']:.2f} | "
                   f"{limits['chosen']['max_stroke']:.2f} |",
+                  f"| max_length (refuses the {FAR:.1%} with the longest strokes in all, px) | "
+                  f"{limits['now']['max_length']:.1f} | {limits['chosen']['max_length']:.1f} |",
+                  f"| max_holes (refuses the {FAR:.1%} with the most holes) | {limits['now']['max_holes']} | "
+                  f"{limits['chosen']['max_holes']} |",
                   f"| scribbles refused by the two first | {limits['scribbles_refused']['now']:.1%} | "
                   f"{limits['scribbles_refused']['chosen']:.1%} |"]
     if "compared" in result:

@@ -10,8 +10,9 @@ evaluation classifier's features and in pixels, each kept on the sphere where th
 generator never draws with noise it was not trained on, so the other digits it writes in the hand stay good digits.
 
 A drawing that cannot be read as one digit is refused with what to change (a Refusal): empty, too faint, strokes too
-thick for its size ("draw larger"), several digits side by side ("draw one digit only"), or like no digit the model
-writes. Where those lines lie (Thresholds) is chosen per model on held-out digits and saved beside its weights.
+thick for its size ("draw larger"), several digits side by side ("draw one digit only"), more lines and loops than a
+digit has, or like no digit the model writes. Where those lines lie (Thresholds) is chosen per model on held-out
+digits and saved beside its weights.
 """
 
 import dataclasses
@@ -50,6 +51,8 @@ class Thresholds:
     max_distance: float = 3.0  # the closest drawing by the model lies further (the 99.9th percentile): no digit
     max_stroke: float = 6.9  # strokes wider than this in MNIST's pixels (the 99.9th percentile; the median is 2.8):
     # a digit drawn small with a thick pen, a blob
+    max_length: float = 58.0  # strokes longer than this in all, in MNIST's pixels (a digit's are 37 (median) ...
+    max_holes: int = 3  # ... and it encloses 0-2 holes, an 8 2): a scribble (500 held-out digits, 2026-12-05)
 
 
 def model_thresholds(generator):
@@ -62,7 +65,7 @@ def model_thresholds(generator):
     saved = read_model_json(source, THRESHOLDS_FILE)
     if saved is None or saved.get("weights_sha256") != weights_sha256(source):
         return Thresholds()
-    return Thresholds(**{field.name: float(saved[field.name]) for field in dataclasses.fields(Thresholds)})
+    return Thresholds(**{field.name: field.type(saved[field.name]) for field in dataclasses.fields(Thresholds)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +113,7 @@ class Refusal(ValueError):
         self.cause = cause
 
 
-CAUSES = ("empty", "faint", "small", "pieces", "unreadable")
+CAUSES = ("empty", "faint", "small", "pieces", "tangle", "unreadable")
 
 
 def prepare_drawing(image):
@@ -196,6 +199,19 @@ def stroke_width(ink):
     return 4 * inside[inside > 0].mean() / STROKES if inside.any() else 0.0
 
 
+def stroke_length(ink):
+    """The length of the strokes `ink` (bool, at STROKES x MNIST's box) in all, in MNIST's pixels: their area over
+    their width."""
+    width = stroke_width(ink)
+    return float(ink.sum()) / STROKES**2 / width if width else 0.0
+
+
+def holes(ink):
+    """How many holes the strokes `ink` (bool) enclose: the pieces of the page they cut off from its edge."""
+    _, pieces = ndimage.label(~np.pad(ink, 1))
+    return pieces - 1
+
+
 def side_by_side(ink):
     """Whether `ink` (bool) is several pieces side by side, as digits written in a row: two of its pieces, each with
     a PIECE share of its ink and as tall as a PIECE_HEIGHT share of it, whose columns do not overlap."""
@@ -219,6 +235,8 @@ def drawing_refusal(crop, contrast, thresholds):
         return Refusal("small", "the strokes are too thick for so small a digit: draw larger")
     if side_by_side(ink):
         return Refusal("pieces", "the drawing looks like several digits side by side: draw one digit only")
+    if stroke_length(ink) > thresholds.max_length or holes(ink) > thresholds.max_holes:
+        return Refusal("tangle", "the drawing has more lines and loops than a digit: draw one digit, not a scribble")
     return None
 
 

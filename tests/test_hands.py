@@ -169,6 +169,10 @@ def test_a_refused_drawing_says_what_to_change(generator, digits):
     assert reason.cause == "small" and str(reason).endswith("draw larger")
     reason = refused(generator, canvas_row(images[:2], rng))
     assert reason.cause == "pieces" and str(reason).endswith("draw one digit only")
+    lines = np.array([[100, 100 + 50 * i, 250, 100 + 50 * i] for i in range(4)])  # a grid of 3 x 3 cells: 9 holes
+    grid = np.concatenate([lines, lines[:, [1, 0, 3, 2]]]).reshape(-1, 2)
+    reason = refused(generator, draw_strokes(grid, np.arange(len(grid)).reshape(-1, 2), (400, 400), 12, (0,), (255,)))
+    assert reason.cause == "tangle" and str(reason).endswith("draw one digit, not a scribble")
     reason = refused(generator, np.full((280, 280), 255, np.uint8))
     assert reason.cause == "empty" and str(reason) == "the drawing is empty: draw a digit"
 
@@ -178,7 +182,7 @@ def test_a_model_refuses_at_the_thresholds_saved_for_its_own_weights_and_at_the_
     shutil.copytree(BUNDLED_GENERATOR, model)
     (model / THRESHOLDS_FILE).unlink(missing_ok=True)
     assert model_thresholds(load_generator(model)) == Thresholds()
-    saved = {"min_confidence": 0.7, "max_distance": 2.5, "max_stroke": 6.0}
+    saved = {"min_confidence": 0.7, "max_distance": 2.5, "max_stroke": 6.0, "max_length": 50.0, "max_holes": 2}
     (model / THRESHOLDS_FILE).write_text(json.dumps({**saved, "weights_sha256": weights_sha256(model)}))
     assert HandFinder(load_generator(model)).thresholds == Thresholds(**saved)
     (model / THRESHOLDS_FILE).write_text(json.dumps({**saved, "weights_sha256": "0" * 64}))  # made for other weights

@@ -8,6 +8,11 @@ A drawing is first prepared as MNIST prepared its digits (`prepare_drawing`). Th
 batch of noise vectors drawn from the prior, then moves the best few by gradient steps towards the drawing, in the
 evaluation classifier's features and in pixels, each kept on the sphere where the prior's noise vectors lie: the
 generator never draws with noise it was not trained on, so the other digits it writes in the hand stay good digits.
+
+A drawing that cannot be read as one digit is refused with what to change (a Refusal): empty, too faint, strokes too
+thick for its size ("draw larger"), several digits side by side ("draw one digit only"), more lines and loops than a
+digit has, or like no digit the model writes. Where those lines lie (Thresholds) is chosen per model on held-out
+digits and saved beside its weights.
 """
 
 import dataclasses
@@ -16,6 +21,7 @@ import math
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 
 from cgan.checks import check_int
 from cgan.classifier import load_classifier
@@ -25,11 +31,41 @@ from cgan.models import NUM_CLASSES
 BOX = 20  # MNIST's digits were scaled to fit 20x20, keeping their aspect ...
 CENTRE = 14.0  # ... and moved so that their centre of mass lies at (14, 14) of the 28x28 image
 INK = 0.1  # a pixel with a tenth of the drawing's full ink or more is part of the digit
-MIN_CONFIDENCE = 0.6  # a drawing the classifier reads with less is not taken for a digit ...
-MAX_DISTANCE = 3.0  # ... nor one whose closest drawing by the model lies further: the 99.9th percentile of 500
-# held-out training digits' distances with the bundled model, which 85% of random scribbles lie beyond
-# (python -m benchmarks.hands --validation)
+FAINT = 0.3  # a drawing whose strongest stroke stands out from the page by less than this (of black on white) is
+# refused as too faint ...
+PIECE, PIECE_HEIGHT = 0.15, 0.6  # ... and one that is pieces side by side (side_by_side) is not read as one digit
+STROKES = 8  # a drawing's strokes are measured at 8x MNIST's box, where a stroke is many pixels wide
 SEARCH_SEED = 0  # the prior's candidates are always the same ones: the same drawing gives the same hand
+THRESHOLDS_FILE = "hands.json"  # a model's own Thresholds, saved beside its weights by
+# python -m benchmarks.hands --validation --save
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Where a drawing stops being taken for a digit. Each is chosen on held-out training digits (as drawn, and
+    redrawn as canvases give them) by `python -m benchmarks.hands --validation --save`, which writes a model's own
+    into THRESHOLDS_FILE beside its weights; these defaults were chosen so for the model bundled until 2026-12-05
+    (500 held-out digits), on which 85% of random scribbles lie beyond max_distance."""
+
+    min_confidence: float = 0.6  # the classifier reads a drawing with less: no digit
+    max_distance: float = 3.0  # the closest drawing by the model lies further (the 99.9th percentile): no digit
+    max_stroke: float = 6.9  # strokes wider than this in MNIST's pixels (the 99.9th percentile; the median is 2.8):
+    # a digit drawn small with a thick pen, a blob
+    max_length: float = 58.0  # strokes longer than this in all, in MNIST's pixels (a digit's are 37 (median) ...
+    max_holes: int = 3  # ... and it encloses 0-2 holes, an 8 2): a scribble (500 held-out digits, 2026-12-05)
+
+
+def model_thresholds(generator):
+    """The Thresholds saved with `generator`'s weights (THRESHOLDS_FILE, when it was made for these very weights), or
+    the defaults for a model that has none."""
+    source = getattr(generator, "source", None)
+    if source is None:
+        return Thresholds()
+    from cgan.hub import read_model_json, weights_sha256  # here: cgan.hub imports the generator, which imports this
+    saved = read_model_json(source, THRESHOLDS_FILE)
+    if saved is None or saved.get("weights_sha256") != weights_sha256(source):
+        return Thresholds()
+    return Thresholds(**{field.name: field.type(saved[field.name]) for field in dataclasses.fields(Thresholds)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +81,7 @@ class Search:
     kept: int = 8
     steps: int = 60
     close_enough: float = 1.0  # chosen on 500 held-out digits: all the steps (or 0.8) gave ink rho 0.885 (0.863),
-    # this 0.851 at a quarter (half) of the time, 1.3 lost the ink (0.789); docs/training-notes.md, 22nd session
+    # this 0.851 at a quarter (half) of the time, 1.3 lost the ink (0.789); docs/training-notes.md#e32
     learning_rate: float = 0.08  # times the noise scale
     feature_weight: float = 1.0
     pixel_weight: float = 4.0
@@ -68,21 +104,34 @@ class Hand:
     drawing: np.ndarray
 
 
+class Refusal(ValueError):
+    """A drawing not taken for a digit: what to change, in words for the person who drew it, and its `cause`, one of
+    CAUSES."""
+
+    def __init__(self, cause, message):
+        super().__init__(message)
+        self.cause = cause
+
+
+CAUSES = ("empty", "faint", "small", "pieces", "tangle", "unreadable")
+
+
 def prepare_drawing(image):
     """A drawing as MNIST prepared its digits: uint8 (28, 28), ink 255 on 0. `image` is any size, (H, W), RGB or RGBA
     (transparent pixels are background), uint8 or float in [0, 1], ink light on dark or dark on light, as a canvas
     or a photo of paper gives it. The ink's bounding box is scaled to fit 20x20 keeping its aspect, averaged down
     (anti-aliased) or smoothly up, and placed in 28x28 with its centre of mass at (14, 14). ValueError for an
-    image that is not one or holds no ink."""
-    ink = ink_of(image)
-    rows, cols = np.nonzero(ink >= INK)
-    if len(rows) == 0:
-        raise ValueError("the drawing is empty: draw a digit")
-    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    image that is not one, Refusal for one that holds no ink."""
+    return mnist_layout(ink_crop(image)[0])
+
+
+def mnist_layout(crop):
+    """The ink of a digit cropped to its bounding box (float, 1 = full ink) as MNIST laid its digits out (see
+    prepare_drawing)."""
     scale = BOX / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))  # (width, height)
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    digit = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize(size, resample)).clip(0, 1)
+    digit = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, resample)).clip(0, 1)
     ys, xs = np.indices(digit.shape)
     mass = digit.sum()
     top = round(CENTRE - (ys * digit).sum() / mass)
@@ -104,8 +153,9 @@ def read_drawing(source):
         raise ValueError("the drawing must be a picture file (PNG or JPEG) of one digit drawn by hand") from None
 
 
-def ink_of(image):
-    """(H, W) float: how much ink each pixel holds, 0 (background) to 1 (the drawing's full ink)."""
+def ink_crop(image):
+    """(the ink of `image` cropped to the digit's bounding box, 0 (background) to 1 (its strongest stroke), how much
+    its strongest stroke stands out from the page, 0-1). Refusal for a drawing with no ink."""
     a = np.asarray(image)
     if a.dtype == bool:
         a = a.astype(np.float64)
@@ -126,10 +176,68 @@ def ink_of(image):
         grey = grey * alpha + paper * (1 - alpha)
     background = np.median(grey)  # most of a drawing is its background
     ink = (background - grey) if background >= 0.5 else (grey - background)
-    full = ink.max()
-    if full < 0.1:
-        raise ValueError("the drawing is empty: draw a digit")
-    return (ink / full).clip(0, 1)
+    contrast = ink.max()
+    if contrast < 0.1:
+        raise Refusal("empty", "the drawing is empty: draw a digit")
+    ink = (ink / contrast).clip(0, 1)
+    rows, cols = np.nonzero(ink >= INK)
+    return ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1], contrast
+
+
+def strokes(crop):
+    """The digit's strokes in `crop` (ink cropped to its box) at STROKES x MNIST's box: bool, its longer side
+    BOX * STROKES, a pixel with half the full ink or more being ink."""
+    scale = BOX * STROKES / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    return np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.BILINEAR)) >= 0.5
+
+
+def stroke_width(ink):
+    """The mean width of the strokes `ink` (bool, at STROKES x MNIST's box), in MNIST's pixels: across a stroke of
+    width w the distance to its edge runs from 0 to w/2 and back, a mean of w/4."""
+    inside = ndimage.distance_transform_edt(np.pad(ink, 1))
+    return 4 * inside[inside > 0].mean() / STROKES if inside.any() else 0.0
+
+
+def stroke_length(ink):
+    """The length of the strokes `ink` (bool, at STROKES x MNIST's box) in all, in MNIST's pixels: their area over
+    their width."""
+    width = stroke_width(ink)
+    return float(ink.sum()) / STROKES**2 / width if width else 0.0
+
+
+def holes(ink):
+    """How many holes the strokes `ink` (bool) enclose: the pieces of the page they cut off from its edge."""
+    _, pieces = ndimage.label(~np.pad(ink, 1))
+    return pieces - 1
+
+
+def side_by_side(ink):
+    """Whether `ink` (bool) is several pieces side by side, as digits written in a row: two of its pieces, each with
+    a PIECE share of its ink and as tall as a PIECE_HEIGHT share of it, whose columns do not overlap."""
+    labels, count = ndimage.label(ink, structure=np.ones((3, 3)))
+    if count < 2:
+        return False
+    mass = np.bincount(labels.ravel())[1:]
+    pieces = [box for box, m in zip(ndimage.find_objects(labels), mass, strict=True)
+              if m >= PIECE * mass.sum() and box[0].stop - box[0].start >= PIECE_HEIGHT * ink.shape[0]]
+    columns = sorted((box[1].start, box[1].stop) for box in pieces)
+    return any(right[0] >= left[1] for left, right in zip(columns, columns[1:]))
+
+
+def drawing_refusal(crop, contrast, thresholds):
+    """Why a drawing (its ink cropped, and its contrast, as ink_crop gives them) cannot be read as one digit, whatever
+    the classifier makes of it (a Refusal), or None."""
+    if contrast < FAINT:
+        return Refusal("faint", "the drawing is too faint to read: draw with darker strokes")
+    ink = strokes(crop)
+    if stroke_width(ink) > thresholds.max_stroke:
+        return Refusal("small", "the strokes are too thick for so small a digit: draw larger")
+    if side_by_side(ink):
+        return Refusal("pieces", "the drawing looks like several digits side by side: draw one digit only")
+    if stroke_length(ink) > thresholds.max_length or holes(ink) > thresholds.max_holes:
+        return Refusal("tangle", "the drawing has more lines and loops than a digit: draw one digit, not a scribble")
+    return None
 
 
 def classifier_range(images, ink):
@@ -137,25 +245,27 @@ def classifier_range(images, ink):
     return (images + 1) * (ink / 255) - 1
 
 
-def refusal(digit, confidence, distance=0.0):
+def refusal(digit, confidence, thresholds, distance=0.0):
     """Why a drawing the classifier reads as `digit` with `confidence`, and whose closest drawing by the model lies at
-    `distance`, is not taken for a digit (a message for the person who drew it), or None where it is taken."""
-    if confidence < MIN_CONFIDENCE:
-        return (f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} sure): "
-                f"draw one digit, large")
-    if distance > MAX_DISTANCE:
-        return (f"the drawing does not look like a digit (the closest {digit} the model can write is far from it): "
-                f"draw one digit, large")
+    `distance`, is not taken for a digit at `thresholds` (a Refusal), or None where it is taken."""
+    if confidence < thresholds.min_confidence:
+        return Refusal("unreadable", f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} "
+                                     f"sure): draw one digit, not a scribble")
+    if distance > thresholds.max_distance:
+        return Refusal("unreadable", f"the drawing does not look like a digit (the closest {digit} the model can "
+                                     f"write is far from it): draw one digit, not a scribble")
     return None
 
 
 class HandFinder:
-    """Finds hands for one generator, with the evaluation classifier (loaded once), searching as `search` says."""
+    """Finds hands for one generator, with the evaluation classifier (loaded once), searching as `search` says and
+    refusing drawings at `thresholds` (None: the generator's own, model_thresholds)."""
 
-    def __init__(self, generator, classifier=None, search=SEARCH):
+    def __init__(self, generator, classifier=None, search=SEARCH, thresholds=None):
         self.generator = generator
         self.classifier = (classifier or load_classifier()).eval().requires_grad_(False)
         self.search = search
+        self.thresholds = thresholds or model_thresholds(generator)
 
     def read(self, drawing):
         """(the digit the classifier reads in a prepared drawing, its confidence)."""
@@ -165,18 +275,21 @@ class HandFinder:
 
     def find(self, image, digit=None, noise_scale=None):
         """The hand of `image` (see the module's text): a Hand. `digit` None reads it with the classifier, and a
-        drawing it reads with less than MIN_CONFIDENCE, or whose closest drawing by the model lies further than
-        MAX_DISTANCE, is refused; `noise_scale` (None: the generator's own) is the prior the hand is searched in.
-        ValueError for an empty drawing, or one that is refused."""
+        drawing that drawing_refusal or refusal refuses at the finder's thresholds is refused; `noise_scale` (None:
+        the generator's own) is the prior the hand is searched in. ValueError for what is no image, Refusal for an
+        empty or a refused drawing."""
+        crop, contrast = ink_crop(image)
+        drawing = mnist_layout(crop)
         if digit is not None:
-            return self.match(prepare_drawing(image), check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale)
-        drawing = prepare_drawing(image)
+            return self.match(drawing, check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale)
+        if reason := drawing_refusal(crop, contrast, self.thresholds):
+            raise reason
         digit, confidence = self.read(drawing)
-        if reason := refusal(digit, confidence):  # before the search, which would cost its steps for nothing
-            raise ValueError(reason)
+        if reason := refusal(digit, confidence, self.thresholds):  # before the search, which would cost its steps
+            raise reason
         hand = self.match(drawing, digit, noise_scale)
-        if reason := refusal(digit, confidence, hand.distance):
-            raise ValueError(reason)
+        if reason := refusal(digit, confidence, self.thresholds, hand.distance):
+            raise reason
         return hand
 
     def match(self, drawing, digit, noise_scale=None):

@@ -159,17 +159,6 @@ def my_hand_example(text, noise_scale=None, slant=None, weight=None):
     return my_hand(EXAMPLE_DRAWING, text, noise_scale, slant, weight)
 
 
-def my_hand_restyled(image, text, noise_scale=None, slant=None, weight=None):
-    """A style slider's change on the My hand tab: the drawing's hand restyled, or the example's while the canvas is
-    blank."""
-    try:
-        drawing = drawing_of(image)
-    except ValueError:
-        drawing = image  # my_hand says what is wrong with it
-    blank = drawing is None or (isinstance(drawing, np.ndarray) and np.ptp(drawing) == 0)
-    return my_hand(EXAMPLE_DRAWING if blank else image, text, noise_scale, slant, weight)
-
-
 def neatness():
     return gr.Slider(*NOISE_SCALES, value=generator.noise_scale, step=0.01, min_width=INPUT_WIDTH,
                      label="Noise scale (lower: neater, more typical; higher: rarer styles)")
@@ -334,11 +323,10 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
             hand_picture = picture("The number in your hand", "my-hand")
             outputs = [hand_picture, understood, digit_read, hand_download]
             wire(my_hand, [sketch, hand_text, hand_scale, *hand_styles], outputs, "my_hand_sketch",
-                 [sketch.change, hand_button.click, hand_text.submit, hand_scale.change], api_visibility="undocumented")
+                 [sketch.change, hand_button.click, hand_text.submit, hand_scale.change,
+                  *(slider.change for slider in hand_styles)], api_visibility="undocumented")
             wire(my_hand_example, [hand_text, hand_scale, *hand_styles], outputs, "my_hand_example", [demo.load],
                  api_visibility="undocumented")
-            wire(my_hand_restyled, [sketch, hand_text, hand_scale, *hand_styles], outputs, "my_hand_restyled",
-                 [slider.change for slider in hand_styles], api_visibility="private")
             # For API callers: a picture file of the drawing (gradio_client.handle_file), the number, the noise scale,
             # the slant and weight.
             with gr.Row(visible=False):

@@ -395,8 +395,9 @@ def test_my_hand_writes_the_number_in_the_drawings_hand_beside_what_it_read(file
 
 # --- slant and weight -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sent, parsed", [((None, None), (0.0, 0.0)), (("", " "), (0.0, 0.0)), (("1.5", -2), (1.5, -2.0)),
-                                          ((2, "-0.25"), (2.0, -0.25)), ((0.75, None), (0.75, 0.0))])
+@pytest.mark.parametrize("sent, parsed", [((None, None), (0.0, 0.0)), (("", " "), (0.0, 0.0)),
+                                          (("1.5", -2), (1.5, -2.0)), ((2, "-0.25"), (2.0, -0.25)),
+                                          ((0.75, None), (0.75, 0.0))])
 def test_slant_and_weight_are_parsed_whatever_their_type_and_empty_is_0(sent, parsed):
     assert parse_style(*sent) == parsed
 

@@ -188,3 +188,15 @@ def test_the_command_makes_the_same_directions_each_time_and_they_steer(tmp_path
     assert (stroke_weight(bold) - stroke_weight(rows)).mean() > 0.3
     with pytest.raises(SystemExit, match="is not a model folder"):
         main([str(tmp_path / "missing")])
+
+
+def test_the_benchmark_counts_a_digit_that_stops_rising_and_the_others_drag():
+    from benchmarks.style import STEPS, summary
+    steps = torch.tensor(STEPS)[:, None, None]
+    values = torch.zeros(len(STEPS), 4, 10, 3)  # 4 hands, their measures 2 SDs apart per unit asked
+    values[..., 1] = 2 * steps
+    values[..., 0] = 0.1 * steps  # the slant dragged along, 0.2 SD at 2
+    values[5, 0, 3, 1] = values[4, 0, 3, 1]  # hand 0's 3 stops rising at 0.5
+    result = summary(values, torch.full((10, 3), 2.0), axis=1)
+    assert result["rises"] == pytest.approx(39 / 40) and result["hands_rise"] == 1.0
+    assert result["span"] == pytest.approx(4.0) and result["other_moves"] == pytest.approx(0.1)

@@ -20,11 +20,12 @@ from gradio.components.image_editor import EditorData
 from gradio.data_classes import ImageData, _StaticFiles
 from starlette.middleware import Middleware
 
-from cgan.generation import NOISE_SCALES
+from cgan.generation import NOISE_SCALES, STYLE_RANGE
 from cgan.hands import read_drawing
 from cgan.result_files import ResultFiles, ResultFileServer
-from cgan.serving import (CANVAS, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, PEN, describe, load_for_app, serve,
-                          serve_example_hand, serve_grid, serve_morph, serve_my_hand, serve_number, serve_style_rows)
+from cgan.serving import (CANVAS, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, PEN, describe, is_empty, load_for_app,
+                          serve, serve_example_hand, serve_grid, serve_morph, serve_my_hand, serve_number,
+                          serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -46,9 +47,10 @@ INPUT_WIDTH = 200  # px: four inputs side by side on a laptop, one under another
 
 
 class Blocks(gr.Blocks):
-    """The app's Blocks: an API call that leaves out trailing values (the noise scale, a seed) gets them empty, so the
-    handler uses the model's own noise scale or a fresh seed, or names a value that may not be left out. Plain
-    gr.Blocks refuses such a call with an error that it does not show the caller."""
+    """The app's Blocks: an API call that leaves out trailing values (the slant and weight, the noise scale, a seed)
+    gets them empty, so the handler draws the hand as it is, at the model's own noise scale or with a fresh seed, or
+    names a value that may not be left out. Plain gr.Blocks refuses such a call with an error that it does not show
+    the caller."""
 
     def validate_inputs(self, block_fn, inputs):
         inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
@@ -83,37 +85,52 @@ def handle(serve_fn, *args):
         raise gr.Error(str(error), print_exception=False) from None  # a visitor's mistake, not a fault of ours
 
 
-def generate(digit, n, seed, noise_scale=None):
-    """What the Digits tab shows, and its endpoint: (digit 0-9, n 1-64, seed or empty, noise scale or empty) -> (the
-    digits, one PNG each, for the gallery; seed used; the grid PNG to download)."""
-    result = handle(serve, digit, n, seed, noise_scale)
+# Every endpoint ends with the hand's slant and stroke weight, -2 to 2 (empty or left out: 0, the hand as it is).
+def generate(digit, n, seed, noise_scale=None, slant=None, weight=None):
+    """What the Digits tab shows, and its endpoint: (digit 0-9, n 1-64, seed or empty, noise scale or empty, slant,
+    weight) -> (the digits, one PNG each, for the gallery; seed used; the grid PNG to download)."""
+    result = handle(serve, digit, n, seed, noise_scale, slant, weight)
     return result.image_paths, result.seed, result.grid_path
 
 
-def digits(digit, n, seed, noise_scale=None):
-    """The digits endpoint, for API callers: (digit, n, seed, noise scale) -> (the digits as one grid picture, seed
-    used, the same to download)."""
-    picture = handle(serve_grid, digit, n, seed, noise_scale)
+def digits(digit, n, seed, noise_scale=None, slant=None, weight=None):
+    """The digits endpoint, for API callers: (digit, n, seed, noise scale, slant, weight) -> (the digits as one grid
+    picture, seed used, the same to download)."""
+    picture = handle(serve_grid, digit, n, seed, noise_scale, slant, weight)
     return picture.path, picture.seeds[0], picture.path
 
 
-def write_number(text, n, seed, noise_scale=None):
-    """(number text, hands 1-8, seed or empty, noise scale) -> (picture, seed used, the picture to download)."""
-    picture = handle(serve_number, text, n, seed, noise_scale)
+def write_number(text, n, seed, noise_scale=None, slant=None, weight=None):
+    """(number text, hands 1-8, seed or empty, noise scale, slant, weight) -> (picture, seed used, the picture to
+    download)."""
+    picture = handle(serve_number, text, n, seed, noise_scale, slant, weight)
     return picture.path, picture.seeds[0], picture.path
 
 
-def style_rows(n, seed, noise_scale=None):
-    """(rows 1-16, seed or empty, noise scale) -> (picture, seed used, the picture to download)."""
-    picture = handle(serve_style_rows, n, seed, noise_scale)
+def style_rows(n, seed, noise_scale=None, slant=None, weight=None):
+    """(rows 1-16, seed or empty, noise scale, slant, weight) -> (picture, seed used, the picture to download)."""
+    picture = handle(serve_style_rows, n, seed, noise_scale, slant, weight)
     return picture.path, picture.seeds[0], picture.path
 
 
-def morph(digit, to_digit, seed, to_seed, frames, noise_scale=None):
-    """(digit, to digit, seed or empty, to seed or empty, frames 8-48, noise scale) -> (GIF, seed used, to seed used,
-    the GIF to download)."""
-    picture = handle(serve_morph, digit, to_digit, seed, to_seed, frames, noise_scale)
+def morph(digit, to_digit, seed, to_seed, frames, noise_scale=None, slant=None, weight=None):
+    """(digit, to digit, seed or empty, to seed or empty, frames 8-48, noise scale, slant, weight) -> (GIF, seed used,
+    to seed used, the GIF to download)."""
+    picture = handle(serve_morph, digit, to_digit, seed, to_seed, frames, noise_scale, slant, weight)
     return picture.path, *picture.seeds, picture.path
+
+
+def keeping_the_hands(fn, seed_inputs):
+    """`fn` as a style slider calls it, with the seeds shown as used after its own inputs: a seed box left empty (at
+    the positions `seed_inputs` of its inputs) takes the seed shown, so that a slider restyles the hands on screen
+    rather than drawing new ones."""
+    def restyled(*values):
+        inputs, shown = list(values[:-len(seed_inputs)]), values[-len(seed_inputs):]
+        for position, used in zip(seed_inputs, shown, strict=True):
+            if is_empty(inputs[position]):
+                inputs[position] = used
+        return fn(*inputs)
+    return restyled
 
 
 def drawing_of(payload):
@@ -138,24 +155,25 @@ def shown(written):
     return written.path, written.understood_path, written.digit, written.path
 
 
-def my_hand(image, text, noise_scale=None):
-    """(a picture of one digit, a number, noise scale) -> the number in the drawing's hand (see `shown`)."""
+def my_hand(image, text, noise_scale=None, slant=None, weight=None):
+    """(a picture of one digit, a number, noise scale, slant, weight) -> the number in the drawing's hand (see
+    `shown`)."""
     return shown(handle(lambda generator, files: serve_my_hand(generator, files, drawing_of(image), text,
-                                                               noise_scale)))
+                                                               noise_scale, slant, weight)))
 
 
-def my_hand_sketch(canvas, text, noise_scale=None):
+def my_hand_sketch(canvas, text, noise_scale=None, slant=None, weight=None):
     """As my_hand for the sketchpad's drawing; an empty canvas shows the example drawing's hand again, at no search and
     with no error: clearing or undoing is no mistake."""
     drawing = handle(lambda generator, files: drawing_of(canvas))
     if drawing is None:
-        return my_hand_example(text, noise_scale)
-    return my_hand(drawing, text, noise_scale)
+        return my_hand_example(text, noise_scale, slant, weight)
+    return my_hand(drawing, text, noise_scale, slant, weight)
 
 
-def my_hand_example(text, noise_scale=None):
+def my_hand_example(text, noise_scale=None, slant=None, weight=None):
     """What the My hand tab shows before anything is drawn: the number in the hand of an example drawing."""
-    return shown(handle(serve_example_hand, text, noise_scale))
+    return shown(handle(serve_example_hand, text, noise_scale, slant, weight))
 
 
 # What the sketchpad holds when it opens and once it is cleared: a white page and an empty layer. Gradio's editor opens
@@ -169,6 +187,17 @@ BLANK_CANVAS = {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8),
 def neatness():
     return gr.Slider(*NOISE_SCALES, value=generator.noise_scale, step=0.01, min_width=INPUT_WIDTH,
                      label="Noise scale (lower: neater, more typical; higher: rarer styles)")
+
+
+def style_sliders():
+    """The hand's slant and stroke weight, the same two sliders in every tab (0: the hand as it is). A model without
+    style directions shows them at 0, fixed, saying why."""
+    steerable = generator.style is not None
+    info = None if steerable else "this model has no style directions: python -m cgan.style FOLDER makes them"
+    with gr.Row():
+        return [gr.Slider(*STYLE_RANGE, value=0, step=0.25, label=label, info=info, interactive=steerable,
+                          min_width=INPUT_WIDTH)
+                for label in ("Slant (-2: leaning left, 2: leaning right)", "Stroke weight (-2: finer, 2: bolder)")]
 
 
 def seed_box(elem_id, label="Seed"):
@@ -192,6 +221,12 @@ def wire(fn, inputs, outputs, name, triggers, api_visibility="public"):
     # so there is no progress to show).
     gr.on(triggers=triggers, fn=fn, inputs=inputs, outputs=outputs, api_name=name, preprocess=False,
           trigger_mode="always_last", show_progress="hidden", api_visibility=api_visibility)
+
+
+def restyle(fn, inputs, sliders, seeds_used, seed_inputs, outputs, name):
+    """As a tab's style `sliders` move, its hands on screen are drawn again, restyled (keeping_the_hands)."""
+    wire(keeping_the_hands(fn, seed_inputs), inputs + sliders + seeds_used, outputs, f"{name}_restyled",
+         [slider.change for slider in sliders], api_visibility="private")
 
 
 def actions(button_label, download_label, seed_labels=("Seed used",)):
@@ -230,20 +265,22 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 count = slider(1, MAX_SAMPLES, 16, "Number of samples")
                 seed = seed_box("seed")
                 scale = neatness()
+            styles = style_sliders()
             button, seed_used, download = actions("Generate", "Download all (PNG)")
             # A tile per digit, its pixels kept square; a click opens it large, with its own download.
             gallery = gallery_of_files(gr.Gallery(
                 label="Generated digits", elem_id="digits", elem_classes="pixelated", columns=8, height="auto",
                 object_fit="contain", allow_preview=True, buttons=["download", "fullscreen"], interactive=False))
             inputs = [digit, count, seed, scale]
-            wire(generate, inputs, [gallery, *seed_used, download], "generate",
+            wire(generate, inputs + styles, [gallery, *seed_used, download], "generate",
                  [demo.load, button.click, *changes(inputs)])
+            restyle(generate, inputs, styles, seed_used, [2], [gallery, *seed_used, download], "generate")
             # The same request as one grid picture, for API callers (gradio_client) that want a single file.
             with gr.Row(visible=False):
                 api_trigger = gr.Button()
                 api_picture = gr.Image(type="filepath", format="png")
                 api_seed, api_grid = gr.Number(precision=0), gr.File()
-            wire(digits, inputs, [api_picture, api_seed, api_grid], "digits", [api_trigger.click])
+            wire(digits, inputs + styles, [api_picture, api_seed, api_grid], "digits", [api_trigger.click])
 
         with gr.Tab("Write a number"):
             with gr.Row():
@@ -252,22 +289,27 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                 hands = slider(1, MAX_HANDS, 4, "Hands")
                 number_seed = seed_box("number-seed")
                 number_scale = neatness()
+            number_styles = style_sliders()
             number_button, number_seed_used, number_download = actions("Write", "Download (PNG)")
             number_picture = picture("The number, one hand per line", "number")
-            inputs = [text, hands, number_seed, number_scale]
-            wire(write_number, inputs, [number_picture, *number_seed_used, number_download], "write_number",
+            inputs, outputs = [text, hands, number_seed, number_scale], [number_picture, *number_seed_used,
+                                                                         number_download]
+            wire(write_number, inputs + number_styles, outputs, "write_number",
                  [demo.load, number_button.click, *changes(inputs)])
+            restyle(write_number, inputs, number_styles, number_seed_used, [2], outputs, "write_number")
 
         with gr.Tab("One hand, 0-9"):
             with gr.Row():
                 rows = slider(1, MAX_ROWS, 6, "Hands (rows)")
                 rows_seed = seed_box("rows-seed")
                 rows_scale = neatness()
+            rows_styles = style_sliders()
             rows_button, rows_seed_used, rows_download = actions("Write 0-9", "Download (PNG)")
             rows_picture = picture("Each row: one noise vector, the digits 0-9", "style-rows")
-            inputs = [rows, rows_seed, rows_scale]
-            wire(style_rows, inputs, [rows_picture, *rows_seed_used, rows_download], "style_rows",
+            inputs, outputs = [rows, rows_seed, rows_scale], [rows_picture, *rows_seed_used, rows_download]
+            wire(style_rows, inputs + rows_styles, outputs, "style_rows",
                  [demo.load, rows_button.click, *changes(inputs)])
+            restyle(style_rows, inputs, rows_styles, rows_seed_used, [1], outputs, "style_rows")
 
         with gr.Tab("Morph"):
             with gr.Row():
@@ -278,12 +320,14 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
             with gr.Row():
                 frames = slider(*FRAMES, 24, "Frames")
                 morph_scale = neatness()
+            morph_styles = style_sliders()
             morph_button, morph_seeds_used, morph_download = actions("Morph", "Download (GIF)",
                                                                      ("Seed used", "To seed used"))
             animation = picture("Morph", "morph", format="gif")
-            inputs = [from_digit, to_digit, from_seed, to_seed, frames, morph_scale]
-            wire(morph, inputs, [animation, *morph_seeds_used, morph_download], "morph",
-                 [demo.load, morph_button.click, *changes(inputs)])
+            inputs, outputs = ([from_digit, to_digit, from_seed, to_seed, frames, morph_scale],
+                               [animation, *morph_seeds_used, morph_download])
+            wire(morph, inputs + morph_styles, outputs, "morph", [demo.load, morph_button.click, *changes(inputs)])
+            restyle(morph, inputs, morph_styles, morph_seeds_used, [2, 3], outputs, "morph")
 
         with gr.Tab("My hand"):
             gr.Markdown("Draw one digit, large, and the model writes any number the way you wrote it: it finds the "
@@ -297,6 +341,7 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                     hand_text = gr.Textbox(label="Number to write (up to 12 digits, spaces allowed)", value="2026",
                                            max_lines=1)
                     hand_scale = neatness()
+                    hand_styles = style_sliders()
                     understood = picture("What it read: your drawing, and that digit in your hand", "understood")
                     digit_read = gr.Number(label="Digit read", precision=0, interactive=False)
             hand_button, _, hand_download = actions("Write in my hand", "Download (PNG)", seed_labels=())
@@ -304,15 +349,18 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
             outputs = [hand_picture, understood, digit_read, hand_download]
             sketch.clear(lambda: BLANK_CANVAS, None, sketch, queue=False, show_progress="hidden",
                          api_visibility="private")
-            wire(my_hand_sketch, [sketch, hand_text, hand_scale], outputs, "my_hand_sketch",
-                 [sketch.change, hand_button.click, hand_text.submit, hand_scale.change], api_visibility="undocumented")
-            wire(my_hand_example, [hand_text, hand_scale], outputs, "my_hand_example", [demo.load],
+            wire(my_hand_sketch, [sketch, hand_text, hand_scale, *hand_styles], outputs, "my_hand_sketch",
+                 [sketch.change, hand_button.click, hand_text.submit, hand_scale.change,
+                  *(slider.change for slider in hand_styles)], api_visibility="undocumented")
+            wire(my_hand_example, [hand_text, hand_scale, *hand_styles], outputs, "my_hand_example", [demo.load],
                  api_visibility="undocumented")
-            # For API callers: a picture file of the drawing (gradio_client.handle_file), the number, the noise scale.
+            # For API callers: a picture file of the drawing (gradio_client.handle_file), the number, the noise scale,
+            # the slant and weight.
             with gr.Row(visible=False):
                 api_hand_trigger = gr.Button()
                 api_drawing = gr.Image(type="filepath")
-            wire(my_hand, [api_drawing, hand_text, hand_scale], outputs, "my_hand", [api_hand_trigger.click])
+            wire(my_hand, [api_drawing, hand_text, hand_scale, *hand_styles], outputs, "my_hand",
+                 [api_hand_trigger.click])
 
     with gr.Accordion("About this model", open=False):
         gr.Markdown(describe(generator))

@@ -70,7 +70,8 @@ def parse_args(argv=None):
     parser.add_argument("--mnist-dir", help="offline: a folder with the four MNIST .gz files (or CGAN_MNIST_DIR)")
     parser.add_argument("--limit", type=count(1), help="train on the first N images only (quick trials)")
     parser.add_argument("--eval-per-digit", type=eval_count, default=1000,
-                        help="samples per digit for the evaluation at the end (10 or more); 0 skips it")
+                        help="samples per digit for the evaluation at the end (10 or more); 0 skips it, and the "
+                             "style directions")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the saved generator to this Hub repo")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo private")
     return parser.parse_args(argv)
@@ -108,6 +109,14 @@ def main(argv=None):
             (folder / EVALUATION_FILE).write_text(json.dumps(result, indent=2))
             write_model_card(folder)
             print(report(result))
+        # Measured with the evaluation classifier as the evaluation is, on the model's own digits: a few minutes on a
+        # CPU, so a tiny trial (--eval-per-digit 0) goes without.
+        from cgan.style import write_style
+        try:
+            print(f"wrote the style directions (slant, stroke weight) to {write_style(model, folder)}")
+        except (OSError, ValueError) as error:
+            print(f"warning: no style directions ({error}); the model draws with slant and weight 0 only. Make them "
+                  f"with python -m cgan.style {folder}")
 
     if args.push_to_hub:
         try:

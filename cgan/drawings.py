@@ -1,6 +1,7 @@
 """What a generator draws: digits, numbers set as handwriting, a hand's digits 0-9, morphs, each in the hands of a
-seed or in a hand found from a person's drawing (cgan.hands). A mixin of ConditionalGenerator (cgan/generation.py),
-which gives it the noise (`noise`) and the pixels (`draw`)."""
+seed or in a hand found from a person's drawing (cgan.hands), and each with that hand steered to more or less slant
+and stroke weight. A mixin of ConditionalGenerator (cgan/generation.py), which gives it the noise (`noise`), the
+steering (`steered`) and the pixels (`draw`)."""
 
 import numbers
 
@@ -19,8 +20,12 @@ DENSE = 8  # a morph is drawn at DENSE x its frames first, to space the frames e
 
 
 class Drawings:
-    """generate, style_rows, write_number, morph and find_hand, for a class with `noise(n, seed, noise_scale, hand)`
-    and `draw(z, labels)`."""
+    """generate, style_rows, write_number, morph and find_hand, for a class with `noise(n, seed, noise_scale, hand)`,
+    `steered(z, labels, slant, weight)` and `draw(z, labels, steered)`.
+
+    Every drawing method takes `slant` and `weight`, in standard units -2 to 2 (0, the default: the hand as it is):
+    the hand leaning further to the right (slant > 0) or to the left, its strokes bolder (weight > 0) or finer, each
+    leaving the other and the digit as they were. A setting outside -2 to 2 is a ValueError naming it."""
 
     hand_finder = None  # made by the first find_hand
 
@@ -32,7 +37,7 @@ class Drawings:
             self.hand_finder = HandFinder(self)  # loads the evaluation classifier once
         return self.hand_finder.find(image, digit, noise_scale)
 
-    def generate(self, digit, n=1, seed=None, noise_scale=None, hand=None):
+    def generate(self, digit, n=1, seed=None, noise_scale=None, hand=None, slant=0.0, weight=0.0):
         """`n` images of `digit` as uint8 (n, 28, 28), 0 = background, full ink at `ink` or the hand's level (full_ink).
 
         The noise comes from a torch.Generator seeded for this call and is drawn on the CPU, so the same seed gives
@@ -42,16 +47,19 @@ class Drawings:
         digit = check_int("digit", digit, 0, NUM_CLASSES - 1)
         n = check_int("n", n, 1, 2**31 - 1)
         z = self.noise(n, seed, noise_scale, hand)
-        return self.draw(z, torch.full((n,), digit, dtype=torch.long))
+        labels = torch.full((n,), digit, dtype=torch.long)
+        return self.draw(z, labels, self.steered(z, labels, slant, weight))
 
-    def style_rows(self, n, seed=None, noise_scale=None, hand=None):
+    def style_rows(self, n, seed=None, noise_scale=None, hand=None, slant=0.0, weight=0.0):
         """uint8 (n, 10, 28, 28): row i is the digits 0-9 drawn with noise vector i, in one hand (or in `hand`)."""
         n = check_int("n", n, 1, 2**31 // NUM_CLASSES)
         z = self.noise(n, seed, noise_scale, hand).repeat_interleave(NUM_CLASSES, dim=0)
-        images = self.draw(z, torch.arange(NUM_CLASSES).repeat(n))
+        labels = torch.arange(NUM_CLASSES).repeat(n)
+        images = self.draw(z, labels, self.steered(z, labels, slant, weight))
         return images.reshape(n, NUM_CLASSES, 28, 28)
 
-    def write_number(self, text, n=1, seed=None, noise_scale=None, return_spans=False, hand=None):
+    def write_number(self, text, n=1, seed=None, noise_scale=None, return_spans=False, hand=None, slant=0.0,
+                     weight=0.0):
         """`n` samples of a number `text` (1-12 digits, spaces allowed: "2026", "0151 234"), each in one hand: one
         noise vector for all of a sample's digits. Returns uint8 (n, 28, W), each sample centred; with
         return_spans, also spans[i][j] = (start, stop), the columns where sample i's digit j lies."""
@@ -59,14 +67,16 @@ class Drawings:
         n = check_int("n", n, 1, 10_000)
         digits = [int(char) for char in text if char != " "]
         z = self.noise(n, seed, noise_scale, hand).repeat_interleave(len(digits), dim=0)
-        images = self.draw(z, torch.tensor(digits).repeat(n)).reshape(n, len(digits), 28, 28)
+        labels = torch.tensor(digits).repeat(n)
+        images = self.draw(z, labels, self.steered(z, labels, slant, weight)).reshape(n, len(digits), 28, 28)
         numbers, spans = zip(*(lay_out(sample, text) for sample in images), strict=True)
         out, offsets = centre(numbers, max(number.shape[1] for number in numbers))
         if not return_spans:
             return out
         return out, [[(a + offset, b + offset) for a, b in sample] for sample, offset in zip(spans, offsets, strict=True)]
 
-    def morph(self, digit, to_digit=None, seed=None, to_seed=None, frames=24, noise_scale=None, hand=None):
+    def morph(self, digit, to_digit=None, seed=None, to_seed=None, frames=24, noise_scale=None, hand=None, slant=0.0,
+              weight=0.0):
         """The frames of a smooth animation, uint8 (frames, 28, 28), from `digit` drawn with `seed` to `to_digit`
         (None: the same digit) drawn with `to_seed` (None: the same seed). Between two seeds the noise moves along the
         sphere (slerp); between two digits the label's conditioning blends from one to the other. The frames are
@@ -78,18 +88,19 @@ class Drawings:
         z1 = z0 if to_seed is None else self.noise(1, to_seed, None if hand is not None else noise_scale)[0]
         start, end = F.one_hot(torch.tensor([digit, to_digit]), NUM_CLASSES).float()
 
-        def at(t):  # noise and label weights at the points t (T,) of the way
-            return slerp(z0, z1, t), torch.lerp(start, end, t[:, None])
+        def drawn(t):  # the frames at the points t (T,) of the way: noise and label weights, the noise steered
+            z, labels = slerp(z0, z1, t), torch.lerp(start, end, t[:, None])
+            return self.draw(z, labels, self.steered(z, labels, slant, weight))
 
         # Dense first, then frames at even steps of the distance travelled in pixel space.
         dense = torch.linspace(0, 1, DENSE * frames)
-        images = torch.from_numpy(self.draw(*at(dense))).float().flatten(1)
+        images = torch.from_numpy(drawn(dense)).float().flatten(1)
         travelled = torch.cat([torch.zeros(1), (images[1:] - images[:-1]).norm(dim=1).cumsum(0)])
         if travelled[-1] > 0:
             t = interpolate(torch.linspace(0, 1, frames) * travelled[-1], travelled, dense)
         else:  # nothing changes: still frames
             t = torch.linspace(0, 1, frames)
-        return self.draw(*at(t))
+        return drawn(t)
 
 
 def check_number_text(text):

@@ -8,6 +8,8 @@
                                                           # (.png: the frames side by side)
     python -m cgan.generate --morph --digit 3 --seed 5 --to-seed 6 --out morph.gif    # one digit, two hands
     python -m cgan.generate --hand drawing.png --number 2026 --out mine.png   # a number in the hand of a drawing
+    python -m cgan.generate --style-rows --n 4 --seed 7 --slant 1.5 --weight -1 --out leaning.png  # the same hands,
+                                                          # leaning right, finer (-2 to 2; 0: as they are)
     python -m cgan.generate --dataset 60000 --out synth/        # a synthetic MNIST, read by torchvision's MNIST
     python -m cgan.generate --dataset 20000 --digits 3,8 --test 2000 --seed 1 --out synth38/   # some digits only
 """
@@ -51,6 +53,10 @@ def parse_args(argv):
     parser.add_argument("--noise-scale", type=float, default=None,
                         help="0.3-1.5: lower draws neater, more typical digits, higher rarer styles (default: the "
                              "model's own)")
+    parser.add_argument("--slant", type=float, default=0.0, help="-2 to 2: the hands leaning left (< 0) or right "
+                                                                 "(> 0); default 0, as they are (cgan/style.py)")
+    parser.add_argument("--weight", type=float, default=0.0, help="-2 to 2: the strokes finer (< 0) or bolder (> 0); "
+                                                                  "default 0")
     parser.add_argument("--to-digit", type=int, help="--morph: the digit to end on (default: --digit)")
     parser.add_argument("--to-seed", type=int, help="--morph: the seed to end on (default: --seed)")
     parser.add_argument("--frames", type=int, default=24, help="--morph: frames of the animation (default 24)")
@@ -70,6 +76,8 @@ def parse_args(argv):
     if args.mode == "dataset":
         if args.digit is not None or args.to_digit is not None or args.to_seed is not None:
             parser.error("--dataset draws every digit (or --digits); --digit, --to-digit and --to-seed are not for it")
+        if args.slant or args.weight:
+            parser.error("--dataset draws the model's digits as they are: --slant and --weight are not for it")
         return args
     if args.digits is not None or args.test != 10_000:
         parser.error("--digits and --test are for --dataset")
@@ -97,23 +105,24 @@ def digit_list(text):
 
 def make(generator, args):
     """(the uint8 array, a sentence saying what it is) for the parsed arguments."""
-    scale = args.noise_scale
+    scale, style = args.noise_scale, {"slant": args.slant, "weight": args.weight}
     if args.mode == "hand":
         hand = generator.find_hand(read_drawing(args.hand), args.digit, scale)
         text = args.number or "0123456789"
-        return (generator.write_number(text, hand=hand),
+        return (generator.write_number(text, hand=hand, **style),
                 f"the number {text.strip()!r} in the hand of {args.hand} (read as a {hand.digit})")
     if args.mode == "number":
         n = 1 if args.n is None else args.n
-        return generator.write_number(args.number, n, args.seed, scale), f"{n} x the number {args.number.strip()!r}"
+        return (generator.write_number(args.number, n, args.seed, scale, **style),
+                f"{n} x the number {args.number.strip()!r}")
     if args.mode == "style rows":
         n = 10 if args.n is None else args.n
-        return generator.style_rows(n, args.seed, scale), f"{n} rows of the digits 0-9"
+        return generator.style_rows(n, args.seed, scale, **style), f"{n} rows of the digits 0-9"
     if args.mode == "morph":
-        frames = generator.morph(args.digit, args.to_digit, args.seed, args.to_seed, args.frames, scale)
+        frames = generator.morph(args.digit, args.to_digit, args.seed, args.to_seed, args.frames, scale, **style)
         return frames, f"a {len(frames)}-frame morph"
     n = 16 if args.n is None else args.n
-    return generator.generate(args.digit, n, args.seed, scale), f"{n} images of digit {args.digit}"
+    return generator.generate(args.digit, n, args.seed, scale, **style), f"{n} images of digit {args.digit}"
 
 
 def main(argv=None):

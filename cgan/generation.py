@@ -1,19 +1,25 @@
-"""The saved generator: a network, its noise and its pixels, storable in Hugging Face layout; what it draws with
-them (generate, write_number, ...) is cgan/drawings.py's."""
+"""The saved generator: a network, its noise and its pixels, storable in Hugging Face layout, and the style
+directions its noise is steered along (Steering; found by cgan/style.py); what it draws with them (generate,
+write_number, ...) is cgan/drawings.py's."""
 
 import math
 import numbers
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from cgan.checks import check_int
 from cgan.data import to_uint8
 from cgan.drawings import Drawings
-from cgan.models import build_networks
+from cgan.models import NUM_CLASSES, build_networks
 
+STYLE_FILE = "style.safetensors"  # a model's style directions, saved beside its config.json (cgan/style.py)
+STYLE_AXES = ("slant", "weight")  # how far a hand leans to the right, and how bold its strokes are (cgan/style.py)
+STYLE_RANGE = (-2.0, 2.0)  # in standard units: 1 moves the measure by about UNIT of its digit's standard deviations
 NOISE_SCALES = (0.3, 1.5)  # the noise's widths a model draws with: from neat, typical digits to rare styles
 MAX_SEED = 2**32 - 1  # seeds 0 to this everywhere: short to type, and exact in a browser's numbers
 BATCH = 1024  # large n is generated in chunks of this many, so memory stays bounded
@@ -33,6 +39,76 @@ def check_noise_scale(value):
                                                                               and low <= value <= high):
         raise ValueError(f"noise_scale must be a number {low}-{high}, got {value!r}")
     return float(value)
+
+
+def check_style(name, value):
+    """A style setting (`name`: slant or weight) as a float in STYLE_RANGE, 0 leaving the hand as it is; ValueError
+    naming it and the range otherwise."""
+    low, high = STYLE_RANGE
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value)
+                                                                              and low <= value <= high):
+        raise ValueError(f"{name} must be a number {low:g} to {high:g} (0: unchanged), got {value!r}")
+    return float(value)
+
+
+class Steering:
+    """A model's style directions: where to move a noise vector so that the digit it writes leans further to the right
+    (slant) or is drawn bolder (weight), found from the model's own samples by cgan/style.py and saved beside it.
+
+    `directions` (10, 2, z_dim) are each digit's raw directions for the two axes (STYLE_AXES). Asked values on `grid`
+    (K,) are raw steps along them by the tables `steps` (10, 2, K), each digit's own step for each axis, and `cross`
+    (10, 2, K), the step along the *other* axis's direction that undoes the drag of an axis on the other's measure;
+    between grid points the tables are read linearly. A step is taken from the noise vector brought to `radius` (the
+    sphere its prior's noise lies on, where the tables were measured) and the result is put back at the noise vector's
+    own length: the generator never draws off its prior's sphere, whatever the noise scale or the hand."""
+
+    def __init__(self, directions, steps, cross, grid, radius):
+        self.directions, self.steps, self.cross, self.grid = (torch.as_tensor(t, dtype=torch.float32)
+                                                              for t in (directions, steps, cross, grid))
+        self.radius = float(radius)
+
+    def save(self, path, metadata=None):
+        """Save as safetensors at `path`, with `metadata` ({str: str}) in its header."""
+        tensors = {"directions": self.directions, "steps": self.steps, "cross": self.cross, "grid": self.grid,
+                   "radius": torch.tensor(self.radius)}
+        save_file({name: tensor.contiguous() for name, tensor in tensors.items()}, path, metadata)
+
+    @classmethod
+    def load(cls, path, z_dim):
+        """The Steering saved at `path` for a generator of noise size `z_dim`; ValueError saying what is wrong."""
+        try:
+            tensors = load_file(path)
+            steering = cls(**tensors)
+        except Exception as error:  # safetensors' own error, or the wrong names: a damaged or foreign file
+            raise ValueError(f"{path} is not a model's style directions ({type(error).__name__}: {error})") from None
+        k = len(steering.grid)
+        shapes = {"directions": (NUM_CLASSES, 2, z_dim), "steps": (NUM_CLASSES, 2, k), "cross": (NUM_CLASSES, 2, k)}
+        for name, shape in shapes.items():
+            if tuple(tensors[name].shape) != shape:
+                raise ValueError(f"{path} does not match the model: its {name} are of shape "
+                                 f"{tuple(tensors[name].shape)}, where this model's would be {shape}")
+        if k < 2 or not (steering.grid[1:] > steering.grid[:-1]).all() or not all(
+                torch.isfinite(t).all() for t in tensors.values()):
+            raise ValueError(f"{path} is damaged: its numbers are not finite, or its grid does not rise")
+        return steering
+
+    def raw_steps(self, slant, weight):
+        """(10, 2): each digit's raw steps along its two directions for the asked `slant` and `weight`."""
+        def read(table, x):  # table (10, K) at x, linearly between grid points
+            i = int(torch.searchsorted(self.grid, torch.tensor(x), right=True).clamp(1, len(self.grid) - 1)) - 1
+            t = (x - self.grid[i]) / (self.grid[i + 1] - self.grid[i])
+            return torch.lerp(table[:, i], table[:, i + 1], t)
+        return torch.stack([read(self.steps[:, 0], slant) + read(self.cross[:, 1], weight),
+                            read(self.steps[:, 1], weight) + read(self.cross[:, 0], slant)], dim=1)
+
+    def steer(self, z, labels, raw):
+        """Noise vectors `z` (N, z_dim) moved by `raw` (10, 2) steps along the directions of their digits: `labels`
+        int64 (N,), or float (N, 10) weights over the digits (a morph's blends), whose steps are blended likewise."""
+        weights = F.one_hot(labels, NUM_CLASSES).float() if labels.dim() == 1 else labels.float()
+        offsets = weights @ torch.einsum("ka,kad->kd", raw, self.directions)  # (N, z_dim)
+        length = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        moved = z * (self.radius / length) + offsets
+        return moved * (length / moved.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
 class ConditionalGenerator(
@@ -55,7 +131,12 @@ class ConditionalGenerator(
 
     `noise_scale` is the standard deviation of the noise `generate` draws: below 1 the samples keep closer to the
     typical digit (the truncation trick), above 1 they spread into rarer styles.
+
+    `style` is the model's Steering where it has style directions (saved beside it as STYLE_FILE, read by
+    load_generator), for the `slant` and `weight` settings of what it draws; None where it has none.
     """
+
+    style = None
 
     def __init__(self, arch, output, ink, size="small", noise_scale=1.0, fine=0, ink_levels=None):
         super().__init__()
@@ -84,6 +165,7 @@ class ConditionalGenerator(
                                      self.ink_levels)
         other.net.load_state_dict(self.net.state_dict())
         other.source = getattr(self, "source", None)
+        other.style = self.style  # the directions are steps on the sphere, whatever its radius: they hold at any scale
         return other.to(next(self.parameters()).device).eval()
 
     @property
@@ -120,12 +202,28 @@ class ConditionalGenerator(
         rng = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.z_dim, generator=rng) * self.sampling_scale(noise_scale)
 
+    def steered(self, z, labels, slant=0.0, weight=0.0):
+        """The noise the network draws `labels` with when noise vectors `z` are asked to write with `slant` and `weight`
+        (STYLE_RANGE, 0: as they are): z moved along the model's style directions (Steering), or None where nothing
+        moves. ValueError naming a bad setting, or saying that a model without style directions has none."""
+        slant, weight = check_style("slant", slant), check_style("weight", weight)
+        if slant == 0 and weight == 0:
+            return None
+        if self.style is None:
+            folder = getattr(self, "source", None) or "FOLDER"
+            raise ValueError(f"this model has no style directions ({STYLE_FILE} beside its config.json), so slant and "
+                             f"weight must be 0: make them with python -m cgan.style {folder}")
+        return self.style.steer(z, labels, self.style.raw_steps(slant, weight))
+
     @torch.inference_mode()
-    def draw(self, z, labels):
+    def draw(self, z, labels, steered=None):
         """uint8 (N, 28, 28) images for CPU noise `z` (N, z_dim) and `labels`, int64 (N,) digits or float (N, 10)
-        weights over the digits; in chunks of BATCH so memory stays bounded."""
+        weights over the digits; in chunks of BATCH so memory stays bounded. `steered` (N, z_dim), where given, is
+        the noise the network draws with (`z` moved to another style by `steered`); `z` itself still decides each
+        hand's ink level, so that a hand steered to another style keeps its ink."""
         device = next(self.parameters()).device
         ink = self.full_ink(z)
+        z = z if steered is None else steered
         out = np.empty((len(z), 28, 28), dtype=np.uint8)
         for start in range(0, len(z), BATCH):
             chunk = slice(start, start + BATCH)

@@ -15,7 +15,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 from safetensors.torch import load_file
 
-from cgan.generation import ConditionalGenerator
+from cgan.generation import STYLE_FILE, ConditionalGenerator, Steering
 from cgan.metrics import present
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,9 @@ def load_generator(source=None, device="cpu"):
     `owner/name@revision`; see resolve_source), in eval mode, with `.source` saying where it came from.
 
     The weights are read from model.safetensors only (never a pickle) and must match config.json exactly: a missing,
-    damaged or mismatched file raises FileNotFoundError or ModelFileError naming the file and what is wrong.
+    damaged or mismatched file raises FileNotFoundError or ModelFileError naming the file and what is wrong. The style
+    directions are read from STYLE_FILE where the model has one (cgan/style.py; else `.style` is None, and it draws
+    with slant and weight 0 only).
     """
     source = resolve_source(source)
     if is_local(source) and not Path(source).expanduser().is_dir():
@@ -103,6 +105,11 @@ def load_generator(source=None, device="cpu"):
         first = str(error).splitlines()[0].strip()
         detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), "")
         raise ModelFileError(f"{weights_path} does not match {config_path}: {first} {detail}") from None
+    if style_path := model_file(source, STYLE_FILE):
+        try:
+            model.style = Steering.load(style_path, model.z_dim)
+        except ValueError as error:
+            raise ModelFileError(f"{error}; make it again with python -m cgan.style FOLDER") from None
     model.source = source
     return model.to(device).eval()
 
@@ -275,7 +282,7 @@ class PushError(RuntimeError):
     """The upload failed; the files are still on disk."""
 
 
-UPLOADED = ["config.json", WEIGHTS_FILE, "README.md", TRAINING_FILE, EVALUATION_FILE, "samples.png"]
+UPLOADED = ["config.json", WEIGHTS_FILE, "README.md", TRAINING_FILE, EVALUATION_FILE, "samples.png", STYLE_FILE]
 
 
 def redact(text):

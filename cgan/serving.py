@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from cgan.checks import check_int
 from cgan.drawings import check_number_text
-from cgan.generation import MAX_SEED, NOISE_SCALES, check_noise_scale, new_seed
+from cgan.generation import MAX_SEED, NOISE_SCALES, STYLE_RANGE, check_noise_scale, check_style, new_seed
 from cgan.hub import (
     BUNDLED_GENERATOR,
     TRAINING_FILE,
@@ -79,6 +79,25 @@ def parse_noise_scale(value):
         raise ValueError(f"noise_scale must be a number {low}-{high}, got {value!r}") from None
 
 
+def parse_style(slant, weight):
+    """(slant, weight) in STYLE_RANGE from whatever a caller sent (sliders send floats, API callers anything, text
+    too), 0 for an empty one, as a call that leaves them out; ValueError naming what was sent otherwise."""
+    def parse(name, value):
+        if is_empty(value):
+            return 0.0
+        try:
+            return check_style(name, float(value.strip()) if isinstance(value, str) else value)
+        except ValueError:
+            low, high = STYLE_RANGE
+            raise ValueError(f"{name} must be a number {low:g} to {high:g} (0: unchanged), got {value!r}") from None
+    return parse("slant", slant), parse("weight", weight)
+
+
+def style_tag(slant, weight):
+    """What a result file's name says of its slant and weight: nothing for the hand as it is."""
+    return "" if slant == weight == 0 else f"_slant-{slant:g}_weight-{weight:g}"
+
+
 def parse_request(digit, n, seed, noise_scale=None):
     """(digit, n, seed or None, noise scale or None) from whatever a caller sent; ValueError with a clear message
     otherwise."""
@@ -100,62 +119,70 @@ class Picture:
     seeds: tuple  # the seeds used: one, or (from, to) for a morph
 
 
-def draw_digits(generator, digit, n, seed, noise_scale):
-    """A Digits request parsed, its seed drawn if empty, and its digits drawn: (digit, n, seed, noise scale, images)."""
+def draw_digits(generator, digit, n, seed, noise_scale, slant, weight):
+    """A Digits request parsed, its seed drawn if empty, and its digits drawn: (the digit, the seed, the noise scale,
+    the name of its files less the noise scale's tag, the images)."""
     digit, n, seed, noise_scale = parse_request(digit, n, seed, noise_scale)
+    slant, weight = parse_style(slant, weight)
     seed = new_seed() if seed is None else seed
-    return digit, n, seed, noise_scale, generator.generate(digit, n, seed, noise_scale)
+    name = f"digit-{digit}_n-{n}_seed-{seed}{style_tag(slant, weight)}"
+    return digit, seed, noise_scale, name, generator.generate(digit, n, seed, noise_scale, slant=slant, weight=weight)
 
 
-def serve(generator, files, digit, n, seed, noise_scale=None):
+def serve(generator, files, digit, n, seed, noise_scale=None, slant=None, weight=None):
     """Generate a request's digits: the gallery's PNG files, the seed used and the downloadable grid PNG."""
-    digit, n, seed, _, images = draw_digits(generator, digit, n, seed, noise_scale)
-    paths, grid = files.save(images, f"digit-{digit}_n-{n}_seed-{seed}")
+    digit, seed, _, name, images = draw_digits(generator, digit, n, seed, noise_scale, slant, weight)
+    paths, grid = files.save(images, name)
     return Result(digit, seed, paths, grid)
 
 
-def serve_grid(generator, files, digit, n, seed, noise_scale=None):
+def serve_grid(generator, files, digit, n, seed, noise_scale=None, slant=None, weight=None):
     """A request's digits as one picture, 8 to a row (2x upscaled): what the app shows and what its download saves.
     One file per request where a gallery takes one per digit, each a request of the browser's."""
-    digit, n, seed, noise_scale, images = draw_digits(generator, digit, n, seed, noise_scale)
-    name = f"digit-{digit}_n-{n}_seed-{seed}{scale_tag(noise_scale)}"
-    return Picture(files.save_picture(grid_image(images, nrow=8), name, scale=2), (seed,))
+    _, seed, noise_scale, name, images = draw_digits(generator, digit, n, seed, noise_scale, slant, weight)
+    picture = files.save_picture(grid_image(images, nrow=8), name + scale_tag(noise_scale), scale=2)
+    return Picture(picture, (seed,))
 
 
 def scale_tag(noise_scale):
     return "" if noise_scale is None else f"_scale-{noise_scale:g}"
 
 
-def serve_number(generator, files, text, n, seed, noise_scale=None):
+def serve_number(generator, files, text, n, seed, noise_scale=None, slant=None, weight=None):
     """A number written by `n` hands, one under the other, as one picture."""
     text = check_number_text(text)
     n, seed, noise_scale = as_int("n", n, 1, MAX_HANDS), parse_seed(seed), parse_noise_scale(noise_scale)
+    slant, weight = parse_style(slant, weight)
     seed = new_seed() if seed is None else seed
-    sheet = grid_image(generator.write_number(text, n, seed, noise_scale), nrow=1)
-    name = f"number-{text.replace(' ', '-')}_n-{n}_seed-{seed}{scale_tag(noise_scale)}"
+    sheet = grid_image(generator.write_number(text, n, seed, noise_scale, slant=slant, weight=weight), nrow=1)
+    name = f"number-{text.replace(' ', '-')}_n-{n}_seed-{seed}{scale_tag(noise_scale)}{style_tag(slant, weight)}"
     return Picture(files.save_picture(sheet, name), (seed,))
 
 
-def serve_style_rows(generator, files, n, seed, noise_scale=None):
+def serve_style_rows(generator, files, n, seed, noise_scale=None, slant=None, weight=None):
     """`n` hands, each writing 0-9 in a row, as one picture."""
     n, seed, noise_scale = as_int("n", n, 1, MAX_ROWS), parse_seed(seed), parse_noise_scale(noise_scale)
+    slant, weight = parse_style(slant, weight)
     seed = new_seed() if seed is None else seed
-    rows = generator.style_rows(n, seed, noise_scale)
+    rows = generator.style_rows(n, seed, noise_scale, slant=slant, weight=weight)
     sheet = grid_image(rows.reshape(-1, 28, 28), nrow=10)
-    return Picture(files.save_picture(sheet, f"hands-0-9_n-{n}_seed-{seed}{scale_tag(noise_scale)}"), (seed,))
+    name = f"hands-0-9_n-{n}_seed-{seed}{scale_tag(noise_scale)}{style_tag(slant, weight)}"
+    return Picture(files.save_picture(sheet, name), (seed,))
 
 
-def serve_morph(generator, files, digit, to_digit, seed, to_seed, frames, noise_scale=None):
+def serve_morph(generator, files, digit, to_digit, seed, to_seed, frames, noise_scale=None, slant=None, weight=None):
     """A morph from `digit` drawn with `seed` to `to_digit` drawn with `to_seed` (empty: the same seed), as a GIF."""
     digit, to_digit = as_int("digit", digit, 0, 9), as_int("to_digit", to_digit, 0, 9)
     seed, to_seed = parse_seed(seed), parse_seed(to_seed, "to_seed")
     frames, noise_scale = as_int("frames", frames, *FRAMES), parse_noise_scale(noise_scale)
+    slant, weight = parse_style(slant, weight)
     seed = new_seed() if seed is None else seed
     to_seed = seed if to_seed is None else to_seed
     if (digit, seed) == (to_digit, to_seed):
         raise ValueError("a morph needs two different digits or two different seeds (to_seed empty: the same seed)")
-    animation = generator.morph(digit, to_digit, seed, to_seed, frames, noise_scale)
-    name = f"morph-{digit}-to-{to_digit}_seed-{seed}-to-{to_seed}_frames-{frames}{scale_tag(noise_scale)}"
+    animation = generator.morph(digit, to_digit, seed, to_seed, frames, noise_scale, slant=slant, weight=weight)
+    name = (f"morph-{digit}-to-{to_digit}_seed-{seed}-to-{to_seed}_frames-{frames}{scale_tag(noise_scale)}"
+            f"{style_tag(slant, weight)}")
     return Picture(files.save_animation(animation, name), (seed, to_seed))
 
 
@@ -189,28 +216,33 @@ class Written:
     digit: int
 
 
-def serve_my_hand(generator, files, image, text, noise_scale=None):
+def serve_my_hand(generator, files, image, text, noise_scale=None, slant=None, weight=None):
     """`text` written in the hand of `image`, a drawing of one digit (an array, as a canvas or a picture file gives
-    it): ValueError for an empty drawing, a scribble, or a bad number or noise scale."""
+    it), steered to `slant` and `weight`: ValueError for an empty drawing, a scribble, or a bad number, noise scale
+    or style."""
     text, noise_scale = check_number_text(text), parse_noise_scale(noise_scale)
+    slant, weight = parse_style(slant, weight)
     if image is None:
         raise ValueError("the drawing is empty: draw a digit")
-    return written_in(generator, files, generator.find_hand(image, noise_scale=noise_scale), text)
+    hand = generator.find_hand(image, noise_scale=noise_scale)
+    return written_in(generator, files, hand, text, slant, weight)
 
 
-def serve_example_hand(generator, files, text, noise_scale=None):
+def serve_example_hand(generator, files, text, noise_scale=None, slant=None, weight=None):
     """`text` written in the example drawing's hand: what the My hand tab shows while its canvas is empty (before
     anything is drawn, once it is cleared), from a hand found once per noise scale, so an empty canvas costs no
     search."""
     text, noise_scale = check_number_text(text), parse_noise_scale(noise_scale)
-    return written_in(generator, files, example_hand(generator, noise_scale), text)
+    slant, weight = parse_style(slant, weight)
+    return written_in(generator, files, example_hand(generator, noise_scale), text, slant, weight)
 
 
-def written_in(generator, files, hand, text):
-    """A checked number `text` written in `hand`, beside what was read: a Written."""
-    number = grid_image(generator.write_number(text, hand=hand), nrow=1)
+def written_in(generator, files, hand, text, slant, weight):
+    """A checked number `text` written in `hand`, steered to a checked `slant` and `weight`, beside what was read: a
+    Written."""
+    number = grid_image(generator.write_number(text, hand=hand, slant=slant, weight=weight), nrow=1)
     understood = grid_image(np.stack([hand.drawing, generator.generate(hand.digit, hand=hand)[0]]), nrow=2)
-    name = f"my-hand-{hand.digit}_number-{text.replace(' ', '-')}"
+    name = f"my-hand-{hand.digit}_number-{text.replace(' ', '-')}{style_tag(slant, weight)}"
     return Written(files.save_picture(number, name), files.save_picture(understood, f"{name}_read"), hand.digit)
 
 

@@ -179,6 +179,34 @@ def test_the_other_tabs_endpoints_answer_with_their_picture_and_seeds(client):
         assert gif.n_frames == 16
 
 
+def test_every_endpoint_takes_a_slant_and_weight_after_its_inputs_and_draws_the_hands_so(client, tmp_path):
+    from gradio_client import handle_file
+    from cgan import load_generator
+    from cgan.plots import grid_image
+    from cgan.serving import EXAMPLE_DRAWING
+    generator = load_generator()
+    style = {"slant": 1.5, "weight": -1}
+    picture, seed, _ = client.predict(2, 7, None, 1.5, -1, api_name="/style_rows")
+    assert seed == 7 and "_slant-1.5_weight--1" in Path(picture).name
+    expected = grid_image(generator.style_rows(2, 7, **style).reshape(-1, 28, 28), nrow=10)
+    assert np.array_equal(np.asarray(Image.open(picture))[::4, ::4], expected)
+    gallery, _, _ = client.predict(5, 3, 7, None, "1.5", "-1", api_name="/generate")
+    assert all(np.array_equal(a, b) for a, b in zip(pixels(gallery), generator.generate(5, 3, 7, **style), strict=True))
+    picture, _, _ = client.predict(5, 3, 7, None, 0, 2, api_name="/digits")
+    assert "_slant-0_weight-2" in Path(picture).name
+    picture, _, _ = client.predict("42", 1, 7, None, -2, 2, api_name="/write_number")
+    assert np.array_equal(np.asarray(Image.open(picture))[::4, ::4],
+                          grid_image(generator.write_number("42", 1, 7, slant=-2, weight=2), nrow=1))
+    animation, *_ = client.predict(3, 8, 5, "", 8, None, 2, 0, api_name="/morph")
+    assert "_slant-2_weight-0" in Path(animation).name
+    Image.fromarray(EXAMPLE_DRAWING).save(tmp_path / "seven.png")
+    picture, *_ = client.predict(handle_file(str(tmp_path / "seven.png")), "12", None, 0, 2, api_name="/my_hand")
+    assert "_slant-0_weight-2" in Path(picture).name
+    from gradio_client.exceptions import AppError
+    with pytest.raises(AppError, match=r"weight must be a number -2 to 2 \(0: unchanged\), got 3"):
+        client.predict(2, 7, None, 0, 3, api_name="/style_rows")
+
+
 @pytest.mark.parametrize("args, api_name, message", [
     (("12a", 1, 1, 1.0), "/write_number", "text must be 1-12 digits"),
     (("1234567890123", 1, 1, 1.0), "/write_number", "text must be 1-12 digits"),
@@ -251,6 +279,11 @@ def open_tab(page, name):
         page.locator(".overflow-menu button").first.click()
         tab = page.locator(".overflow-dropdown button", has_text=name)
     tab.first.click()
+
+
+def visible(locator):
+    """The first of the elements `locator` finds that is on screen: each tab has its own of the same inputs."""
+    return next(element for element in locator.all() if element.is_visible())
 
 
 def seeds_shown(page):
@@ -353,6 +386,35 @@ def test_browser_user_picks_a_digit_count_and_seed_and_sees_those_digits(app_url
         finally:
             browser.close()
     assert (ARTIFACTS / "app.png").stat().st_size > 0
+
+
+def test_browser_user_moves_the_style_sliders_and_sees_the_same_hands_restyled(app_url):
+    playwright = pytest.importorskip("playwright.sync_api")
+    from cgan import load_generator
+    from cgan.plots import grid_image
+    generator = load_generator()
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(app_url)
+            page.get_by_role("tab", name="One hand, 0-9").click()
+            wait_for_picture(page, "#style-rows", "hands-0-9_n-6_seed-")
+            seed = int(visible(page.locator("input[aria-label='Seed used']")).input_value())
+            for label, value, tag in (("Stroke weight (-2: finer, 2: bolder)", "2", "_slant-0_weight-2"),
+                                      ("Slant (-2: leaning left, 2: leaning right)", "-1.5", "_slant--1.5_weight-2")):
+                box = visible(page.get_by_label(f"number input for {label}"))
+                box.fill(value)
+                box.press("Enter")
+                wait_for_picture(page, "#style-rows", f"_seed-{seed}_scale-{generator.noise_scale:g}{tag}")
+            # The hands on screen, not new ones: the seed shown before, restyled, pixel for pixel.
+            rows = generator.style_rows(6, seed, generator.noise_scale, slant=-1.5, weight=2)
+            assert np.array_equal(shown_picture(page, app_url, "#style-rows")[::4, ::4],
+                                  grid_image(rows.reshape(-1, 28, 28), nrow=10))
+            assert visible(page.locator("input[aria-label='Seed used']")).input_value() == str(seed)
+            page.screenshot(path=str(ARTIFACTS / "app-style-sliders.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 SEVEN = [(-0.25, -0.3), (0.25, -0.3), (-0.05, 0.32)]  # one stroke: the bar, then down to the left
@@ -544,10 +606,10 @@ def test_random_inputs_to_every_endpoint_get_a_result_or_a_clean_error(app_url):
                          st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
                          st.sampled_from(["", " ", "7", "64", "-1", "1e9", "nan", "2026", "0151 234", "１２"]),
                          st.integers(-3, 70))
-    arity = {"digits": 4, "generate": 4, "write_number": 4, "style_rows": 3, "morph": 6}
+    arity = {"digits": 6, "generate": 6, "write_number": 6, "style_rows": 5, "morph": 8}  # the style's two last
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(endpoint=st.sampled_from(sorted(arity)), values=st.lists(anything, min_size=6, max_size=6))
+    @given(endpoint=st.sampled_from(sorted(arity)), values=st.lists(anything, min_size=8, max_size=8))
     def call(endpoint, values):
         event, data = submit(app_url, endpoint, values[:arity[endpoint]])
         assert event in ("complete", "error"), (event, data)

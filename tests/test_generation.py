@@ -303,3 +303,17 @@ def test_shell_command_refuses_bad_input_with_a_message(tmp_path, capsys):
         main(["--digit", "1", "--out", str(tmp_path / "x.jpg")])
     assert "--out must end in .png or .npy" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_shell_command_steers_the_hands_as_the_library_does(tmp_path):
+    from cgan.generate import main
+    main(["--style-rows", "--n", "3", "--seed", "7", "--slant", "1.5", "--weight", "-1", "--out",
+          str(tmp_path / "rows.npy")])
+    assert np.array_equal(np.load(tmp_path / "rows.npy"), load_generator().style_rows(3, 7, slant=1.5, weight=-1))
+    main(["--number", "42", "--seed", "7", "--weight", "2", "--out", str(tmp_path / "number.npy")])
+    assert np.array_equal(np.load(tmp_path / "number.npy"), load_generator().write_number("42", 1, 7, weight=2))
+    with pytest.raises(SystemExit, match=r"^error: weight must be a number -2 to 2 \(0: unchanged\), got 3.0$"):
+        main(["--digit", "3", "--weight", "3", "--out", str(tmp_path / "x.png")])
+    with pytest.raises(SystemExit):
+        main(["--dataset", "10", "--slant", "1", "--out", str(tmp_path / "synth")])
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "synth").exists()

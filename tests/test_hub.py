@@ -259,3 +259,15 @@ def test_a_g_with_a_fine_stage_round_trips_and_its_card_says_so(tmp_path):
     assert "after a stage of 16 channels at 28x28" in (folder / "README.md").read_text()
     plain = save_model(ConditionalGenerator("dcgan", "coverage", 255), tmp_path / "plain")
     assert load_generator(plain).fine == 0 and "28x28" not in (plain / "README.md").read_text()
+
+
+def test_push_sends_the_style_directions_with_the_model(saved):
+    from huggingface_hub.utils import filter_repo_objects  # how upload_folder picks the files its patterns allow
+
+    from cgan.generation import STYLE_FILE
+    shutil.copy(cgan.hub.BUNDLED_GENERATOR / STYLE_FILE, saved / STYLE_FILE)
+    api = RecordingApi()
+    push_folder(saved, "user/digits", api=api)
+    (_, upload_kwargs, files, _), = api.calls[1:]
+    sent = set(filter_repo_objects(files, allow_patterns=upload_kwargs["allow_patterns"]))
+    assert STYLE_FILE in sent and "config.json" in sent and "notes.txt" not in sent

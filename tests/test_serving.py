@@ -16,8 +16,8 @@ from cgan.generation import new_seed
 from cgan.hub import BUNDLED_GENERATOR, arch_name
 from cgan.plots import grid_image
 from cgan.result_files import FILE_ROUTE, ResultFiles, ResultFileServer
-from cgan.serving import (MAX_SAMPLES, as_int, describe, load_for_app, parse_noise_scale, parse_request,
-                          serve, serve_grid, serve_morph, serve_number, serve_style_rows)
+from cgan.serving import (MAX_SAMPLES, Picture, as_int, describe, load_for_app, parse_noise_scale, parse_request,
+                          parse_style, serve, serve_grid, serve_morph, serve_number, serve_style_rows)
 
 
 @pytest.fixture(scope="module")
@@ -405,3 +405,55 @@ def test_an_empty_canvas_shows_the_example_drawings_hand_found_once_per_noise_sc
     assert np.array_equal(np.asarray(Image.open(again.path)), np.asarray(Image.open(drawn.path)))
     serve_example_hand(generator, files, "31", 0.8)  # another noise scale: another hand, found once
     assert example_hand.cache_info().misses == searched.misses + 1
+
+
+# --- slant and weight -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sent, parsed", [((None, None), (0.0, 0.0)), (("", " "), (0.0, 0.0)),
+                                          (("1.5", -2), (1.5, -2.0)), ((2, "-0.25"), (2.0, -0.25)),
+                                          ((0.75, None), (0.75, 0.0))])
+def test_slant_and_weight_are_parsed_whatever_their_type_and_empty_is_0(sent, parsed):
+    assert parse_style(*sent) == parsed
+
+
+@pytest.mark.parametrize("sent", [2.5, -3, "x", float("nan"), "inf", True, [1]])
+def test_a_bad_slant_or_weight_gets_a_message_naming_it(sent):
+    with pytest.raises(ValueError, match=r"^slant must be a number -2 to 2 \(0: unchanged\), got "):
+        parse_style(sent, 0)
+    with pytest.raises(ValueError, match=r"^weight must be a number -2 to 2 \(0: unchanged\), got "):
+        parse_style(None, sent)
+
+
+@pytest.fixture(scope="module")
+def steerable():
+    return load_generator()  # the bundled model has style directions; the untrained one here has none
+
+
+@pytest.mark.parametrize("tab", ["digits", "gallery", "number", "rows", "morph", "my hand"])
+def test_each_tab_draws_the_hands_with_the_slant_and_weight_asked_and_names_its_file(steerable, files, tab):
+    from cgan.serving import EXAMPLE_DRAWING, serve_my_hand
+    g = steerable
+    style = {"slant": 1.5, "weight": -0.5}
+    picture, scale, frame, expected = {
+        "digits": lambda: (serve_grid(g, files, 5, 3, 7, None, "1.5", -0.5), 2, None,
+                           grid_image(g.generate(5, 3, 7, **style), nrow=8)),
+        "gallery": lambda: (serve(g, files, 5, 3, 7, None, 1.5, "-0.5"), 1, None, g.generate(5, 3, 7, **style)[1]),
+        "number": lambda: (serve_number(g, files, "12", 2, 7, None, 1.5, -0.5), 4, None,
+                           grid_image(g.write_number("12", 2, 7, **style), nrow=1)),
+        "rows": lambda: (serve_style_rows(g, files, 2, 7, None, 1.5, -0.5), 4, None,
+                         grid_image(g.style_rows(2, 7, **style).reshape(-1, 28, 28), nrow=10)),
+        "morph": lambda: (serve_morph(g, files, 3, 8, 7, 9, 8, None, 1.5, -0.5), 4, 3,
+                          g.morph(3, 8, 7, 9, 8, **style)[3]),
+        "my hand": lambda: (serve_my_hand(g, files, EXAMPLE_DRAWING, "12", None, 1.5, -0.5), 4, None,
+                            grid_image(g.write_number("12", hand=g.find_hand(EXAMPLE_DRAWING), **style), nrow=1)),
+    }[tab]()
+    if tab == "gallery":  # a PNG per digit
+        picture = Picture(picture.image_paths[1], (picture.seed,))
+    assert "_slant-1.5_weight--0.5" in Path(picture.path).name
+    assert np.array_equal(shown_picture(picture, scale, frame), expected)
+
+
+def test_a_model_without_style_directions_says_so_when_a_slant_or_weight_is_asked(generator, files):
+    assert serve_style_rows(generator, files, 1, 7, None, 0, "").path  # 0 or empty: the hands as they are
+    with pytest.raises(ValueError, match="this model has no style directions .* python -m cgan.style"):
+        serve_style_rows(generator, files, 1, 7, None, 0, 1)

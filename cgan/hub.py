@@ -16,6 +16,7 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_tok
 from safetensors.torch import load_file
 
 from cgan.generation import STYLE_FILE, ConditionalGenerator, Steering
+from cgan.hands import THRESHOLDS_FILE
 from cgan.metrics import present
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,7 +283,8 @@ class PushError(RuntimeError):
     """The upload failed; the files are still on disk."""
 
 
-UPLOADED = ["config.json", WEIGHTS_FILE, "README.md", TRAINING_FILE, EVALUATION_FILE, "samples.png", STYLE_FILE]
+UPLOADED = ["config.json", WEIGHTS_FILE, "README.md", TRAINING_FILE, EVALUATION_FILE, "samples.png", STYLE_FILE,
+            THRESHOLDS_FILE]  # a model's own style directions and hands' thresholds travel with it
 
 
 def redact(text):

@@ -23,9 +23,9 @@ from starlette.middleware import Middleware
 from cgan.generation import NOISE_SCALES, STYLE_RANGE
 from cgan.hands import read_drawing
 from cgan.result_files import ResultFiles, ResultFileServer
-from cgan.serving import (CANVAS, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, PEN, describe, is_empty, load_for_app,
-                          serve, serve_example_hand, serve_grid, serve_morph, serve_my_hand, serve_number,
-                          serve_style_rows)
+from cgan.serving import (CANVAS, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, PEN, VisitorsLeaving, describe, is_empty,
+                          load_for_app, serve, serve_example_hand, serve_grid, serve_morph, serve_my_hand,
+                          serve_number, serve_style_rows)
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -384,4 +384,5 @@ demo.queue(default_concurrency_limit=int(os.environ.get("CGAN_CONCURRENCY", 4)),
            max_size=int(os.environ.get("CGAN_MAX_QUEUE", 256)))
 
 if __name__ == "__main__":
-    demo.launch(css=CSS, app_kwargs={"middleware": [Middleware(ResultFileServer, files=result_files)]})
+    demo.launch(css=CSS, app_kwargs={"middleware": [Middleware(VisitorsLeaving),
+                                                   Middleware(ResultFileServer, files=result_files)]})

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from starlette.requests import ClientDisconnect
 
 from cgan.checks import check_int
 from cgan.drawings import check_number_text
@@ -244,6 +245,21 @@ def written_in(generator, files, hand, text, slant, weight):
     understood = grid_image(np.stack([hand.drawing, generator.generate(hand.digit, hand=hand)[0]]), nrow=2)
     name = f"my-hand-{hand.digit}_number-{text.replace(' ', '-')}{style_tag(slant, weight)}"
     return Written(files.save_picture(number, name), files.save_picture(understood, f"{name}_read"), hand.digit)
+
+
+class VisitorsLeaving:
+    """ASGI middleware: a visitor who leaves while their request is still being read (a tab closed while the
+    sketchpad uploads its layer) is no fault of the server: a log line, where Gradio's upload route lets starlette's
+    ClientDisconnect through to the server as a traceback. Anything else goes on as it was raised."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.info("a visitor left during a request to %s", scope.get("path"))
 
 
 def load_for_app(source=None):

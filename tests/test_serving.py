@@ -457,3 +457,20 @@ def test_a_model_without_style_directions_says_so_when_a_slant_or_weight_is_aske
     assert serve_style_rows(generator, files, 1, 7, None, 0, "").path  # 0 or empty: the hands as they are
     with pytest.raises(ValueError, match="this model has no style directions .* python -m cgan.style"):
         serve_style_rows(generator, files, 1, 7, None, 0, 1)
+
+
+def test_a_visitor_leaving_mid_upload_is_a_log_line_and_any_other_fault_still_raises(caplog):
+    from starlette.requests import ClientDisconnect
+    from cgan.serving import VisitorsLeaving
+
+    def app_raising(error):
+        async def app(scope, receive, send):
+            raise error
+        return VisitorsLeaving(app)
+
+    scope = {"type": "http", "path": "/gradio_api/component_server"}
+    with caplog.at_level("INFO", logger="cgan.app"):
+        asyncio.run(app_raising(ClientDisconnect())(scope, None, None))
+    assert "a visitor left during a request to /gradio_api/component_server" in caplog.text
+    with pytest.raises(RuntimeError, match="a real fault"):
+        asyncio.run(app_raising(RuntimeError("a real fault"))(scope, None, None))

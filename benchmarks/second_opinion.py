@@ -17,12 +17,10 @@ Each beside the same for 1,000 real training digits a class, the floor. Writes s
 import argparse
 from pathlib import Path
 
-import torch
-
 from benchmarks.common import machine_line, write_results
 from benchmarks.judge import load_judge
 from cgan.data import DEFAULT_DATA_DIR, load_mnist
-from cgan.evaluate import Evaluator, real_sample, shown_source
+from cgan.evaluate import Evaluator, real_sample, samples_per_digit, shown_source
 from cgan.hub import load_generator
 from cgan.metrics import present
 from cgan.two_sample import c2st
@@ -35,9 +33,7 @@ def second_opinion(model=None, n_per_digit=1000, data_dir=DEFAULT_DATA_DIR, mnis
     generator = load_generator(model)
     evaluator = Evaluator(load_judge(), *load_mnist(False, data_dir, mnist_dir))
     train_images, train_labels = load_mnist(True, data_dir, mnist_dir)
-    sides = {"model": (torch.cat([torch.from_numpy(generator.generate(digit, n_per_digit, seed=SAMPLE_SEED + digit))
-                                  for digit in range(10)]),
-                       torch.arange(10).repeat_interleave(n_per_digit)),
+    sides = {"model": samples_per_digit(generator, n_per_digit, seed=SAMPLE_SEED),
              "real": real_sample(train_images, train_labels, n_per_digit, seed=SAMPLE_SEED)}
     result = {"model_source": shown_source(generator.source), "n_per_digit": n_per_digit, "sample_seed": SAMPLE_SEED,
               "critic": CRITIC, "machine": machine_line()}

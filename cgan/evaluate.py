@@ -144,10 +144,13 @@ class Evaluator:
         }
 
     def score_generator(self, generator, n_per_digit=1000, seed=0, two_sample=False, log=None):
-        images = torch.cat([torch.from_numpy(generator.generate(d, n_per_digit, seed=seed + d))
-                            for d in range(NUM_CLASSES)])
-        labels = torch.arange(NUM_CLASSES).repeat_interleave(n_per_digit)
-        return self.score(images, labels, two_sample, log)
+        return self.score(*samples_per_digit(generator, n_per_digit, seed), two_sample, log)
+
+
+def samples_per_digit(generator, n_per_digit, seed=0):
+    """(uint8 images, labels): `n_per_digit` samples of each digit d, drawn with sample seed `seed` + d."""
+    images = torch.cat([torch.from_numpy(generator.generate(d, n_per_digit, seed=seed + d)) for d in range(NUM_CLASSES)])
+    return images, torch.arange(NUM_CLASSES).repeat_interleave(n_per_digit)
 
 
 def real_sample(images, labels, n_per_digit, seed=0):

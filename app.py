@@ -21,7 +21,7 @@ from gradio.data_classes import ImageData, _StaticFiles
 from starlette.middleware import Middleware
 
 from cgan.generation import NOISE_SCALES, STYLE_RANGE
-from cgan.hands import read_drawing
+from cgan.hands import Refusal, read_drawing
 from cgan.result_files import ResultFiles, ResultFileServer
 from cgan.serving import (CANVAS, FRAMES, MAX_HANDS, MAX_ROWS, MAX_SAMPLES, PEN, VisitorsLeaving, describe, is_empty,
                           load_for_app, serve, serve_example_hand, serve_grid, serve_morph, serve_my_hand,
@@ -77,10 +77,16 @@ def gallery_of_files(gallery):
     return gallery
 
 
+class RefusedDrawing(gr.Error):
+    """The error message for a drawing not taken for a digit (a cgan.hands.Refusal)."""
+
+
 def handle(serve_fn, *args):
     """Run a serving function; a bad input becomes an error message for the visitor or API caller."""
     try:
         return serve_fn(generator, result_files, *args)
+    except Refusal as refusal:
+        raise RefusedDrawing(str(refusal), print_exception=False) from None
     except ValueError as error:
         raise gr.Error(str(error), print_exception=False) from None  # a visitor's mistake, not a fault of ours
 
@@ -163,12 +169,24 @@ def my_hand(image, text, noise_scale=None, slant=None, weight=None):
 
 
 def my_hand_sketch(canvas, text, noise_scale=None, slant=None, weight=None):
-    """As my_hand for the sketchpad's drawing; an empty canvas shows the example drawing's hand again, at no search and
-    with no error: clearing or undoing is no mistake."""
+    """As my_hand for the sketchpad's drawing, and an empty line under the canvas (see my_hand_while_drawing); an empty
+    canvas shows the example drawing's hand again, at no search and with no error: clearing or undoing is no
+    mistake."""
     drawing = handle(lambda generator, files: drawing_of(canvas))
     if drawing is None:
-        return my_hand_example(text, noise_scale, slant, weight)
-    return my_hand(drawing, text, noise_scale, slant, weight)
+        return *my_hand_example(text, noise_scale, slant, weight), ""
+    return *my_hand(drawing, text, noise_scale, slant, weight), ""
+
+
+def my_hand_while_drawing(canvas, text, noise_scale=None, slant=None, weight=None):
+    """my_hand_sketch as each stroke ends. A drawing not taken for a digit here is most often one still being drawn:
+    the first stroke of a 4, or the canvas as the sketchpad catches it in the middle of a stroke (it sends a copy
+    taken a moment after an earlier change). So the hand shown stays, and the line under the canvas says what the
+    drawing lacks, with no error; the button still answers a refused drawing with one."""
+    try:
+        return my_hand_sketch(canvas, text, noise_scale, slant, weight)
+    except RefusedDrawing as refusal:
+        return *(gr.update(),) * 4, f"Not read as a digit yet: {refusal.message}"
 
 
 def my_hand_example(text, noise_scale=None, slant=None, weight=None):
@@ -214,13 +232,14 @@ def slider(low, high, value, label):
     return gr.Slider(low, high, value=value, step=1, label=label, min_width=INPUT_WIDTH)
 
 
-def wire(fn, inputs, outputs, name, triggers, api_visibility="public"):
+def wire(fn, inputs, outputs, name, triggers, api_visibility="public", concurrency_id=None):
     # preprocess=False: the handler gets the raw values of any caller and validates them itself, with clear errors.
     # show_progress="hidden": a rejected input shows its message in a toast and leaves the last good result on
     # screen, where the progress overlay would cover every output with an "Error" badge (results take milliseconds,
     # so there is no progress to show).
     gr.on(triggers=triggers, fn=fn, inputs=inputs, outputs=outputs, api_name=name, preprocess=False,
-          trigger_mode="always_last", show_progress="hidden", api_visibility=api_visibility)
+          trigger_mode="always_last", show_progress="hidden", api_visibility=api_visibility,
+          concurrency_id=concurrency_id)
 
 
 def restyle(fn, inputs, sliders, seeds_used, seed_inputs, outputs, name):
@@ -334,9 +353,11 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
                         "noise vector whose drawing of your digit comes closest to yours. Until you draw, an example "
                         "drawing's hand is shown.")
             with gr.Row():
-                sketch = gr.Sketchpad(value=BLANK_CANVAS, label="Draw one digit", elem_id="sketch",
-                                      canvas_size=(CANVAS, CANVAS), layers=False, transforms=(), min_width=CANVAS,
-                                      brush=gr.Brush(colors=["#000000"], default_size=PEN, color_mode="fixed"))
+                with gr.Column(min_width=CANVAS):
+                    sketch = gr.Sketchpad(value=BLANK_CANVAS, label="Draw one digit", elem_id="sketch",
+                                          canvas_size=(CANVAS, CANVAS), layers=False, transforms=(), min_width=CANVAS,
+                                          brush=gr.Brush(colors=["#000000"], default_size=PEN, color_mode="fixed"))
+                    sketch_status = gr.Markdown(elem_id="sketch-status")  # what a drawing lacks, as it is drawn
                 with gr.Column(min_width=INPUT_WIDTH):
                     hand_text = gr.Textbox(label="Number to write (up to 12 digits, spaces allowed)", value="2026",
                                            max_lines=1)
@@ -349,9 +370,13 @@ with Blocks(title="cgan-digits", delete_cache=(3600, 3600)) as demo:
             outputs = [hand_picture, understood, digit_read, hand_download]
             sketch.clear(lambda: BLANK_CANVAS, None, sketch, queue=False, show_progress="hidden",
                          api_visibility="private")
-            wire(my_hand_sketch, [sketch, hand_text, hand_scale, *hand_styles], outputs, "my_hand_sketch",
-                 [sketch.change, hand_button.click, hand_text.submit, hand_scale.change,
-                  *(slider.change for slider in hand_styles)], api_visibility="undocumented")
+            # One queue for the drawing's two listeners, so that their answers come in the order the strokes did.
+            sketch_inputs, sketch_outputs = [sketch, hand_text, hand_scale, *hand_styles], [*outputs, sketch_status]
+            wire(my_hand_while_drawing, sketch_inputs, sketch_outputs, "my_hand_while_drawing", [sketch.change],
+                 api_visibility="private", concurrency_id="my_hand_sketch")
+            wire(my_hand_sketch, sketch_inputs, sketch_outputs, "my_hand_sketch",
+                 [hand_button.click, hand_text.submit, hand_scale.change, *(slider.change for slider in hand_styles)],
+                 api_visibility="undocumented", concurrency_id="my_hand_sketch")
             wire(my_hand_example, [hand_text, hand_scale, *hand_styles], outputs, "my_hand_example", [demo.load],
                  api_visibility="undocumented")
             # For API callers: a picture file of the drawing (gradio_client.handle_file), the number, the noise scale,

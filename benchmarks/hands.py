@@ -96,7 +96,7 @@ def found(finder, image):
     crop, contrast = ink_crop(image)
     drawing = mnist_layout(crop)
     digit, confidence = finder.read(drawing)
-    hand = finder.match(drawing, digit)
+    hand = finder.carried(finder.match(drawing, digit))
     thresholds = finder.thresholds
     return hand, confidence, (drawing_refusal(crop, contrast, thresholds)
                               or refusal(digit, confidence, thresholds, hand.distance))

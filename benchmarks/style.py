@@ -47,9 +47,10 @@ from cgan.classifier import load_classifier
 from cgan.data import load_mnist, validation_split
 from cgan.evaluate import Evaluator, shown_source
 from cgan.generation import STYLE_AXES
+from cgan.hands import measure
 from cgan.hub import load_generator
 from cgan.models import NUM_CLASSES
-from cgan.style import FIT_SEED, fit_style, measure
+from cgan.style import FIT_SEED, fit_style
 
 STEPS = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
 SEEDS = {"test": (1, 2), "validation": (FIT_SEED + 2, FIT_SEED + 3)}  # (the sweep's hands, the FDs'): never the fit's

@@ -21,7 +21,7 @@ DENSE = 8  # a morph is drawn at DENSE x its frames first, to space the frames e
 
 class Drawings:
     """generate, style_rows, write_number, morph and find_hand, for a class with `noise(n, seed, noise_scale, hand)`,
-    `steered(z, labels, slant, weight)` and `draw(z, labels, steered)`.
+    `steered(z, labels, slant, weight, hand)` and `draw(z, labels, steered)`.
 
     Every drawing method takes `slant` and `weight`, in standard units -2 to 2 (0, the default: the hand as it is):
     the hand leaning further to the right (slant > 0) or to the left, its strokes bolder (weight > 0) or finer, each
@@ -48,14 +48,14 @@ class Drawings:
         n = check_int("n", n, 1, 2**31 - 1)
         z = self.noise(n, seed, noise_scale, hand)
         labels = torch.full((n,), digit, dtype=torch.long)
-        return self.draw(z, labels, self.steered(z, labels, slant, weight))
+        return self.draw(z, labels, self.steered(z, labels, slant, weight, hand))
 
     def style_rows(self, n, seed=None, noise_scale=None, hand=None, slant=0.0, weight=0.0):
         """uint8 (n, 10, 28, 28): row i is the digits 0-9 drawn with noise vector i, in one hand (or in `hand`)."""
         n = check_int("n", n, 1, 2**31 // NUM_CLASSES)
         z = self.noise(n, seed, noise_scale, hand).repeat_interleave(NUM_CLASSES, dim=0)
         labels = torch.arange(NUM_CLASSES).repeat(n)
-        images = self.draw(z, labels, self.steered(z, labels, slant, weight))
+        images = self.draw(z, labels, self.steered(z, labels, slant, weight, hand))
         return images.reshape(n, NUM_CLASSES, 28, 28)
 
     def write_number(self, text, n=1, seed=None, noise_scale=None, return_spans=False, hand=None, slant=0.0,
@@ -68,7 +68,8 @@ class Drawings:
         digits = [int(char) for char in text if char != " "]
         z = self.noise(n, seed, noise_scale, hand).repeat_interleave(len(digits), dim=0)
         labels = torch.tensor(digits).repeat(n)
-        images = self.draw(z, labels, self.steered(z, labels, slant, weight)).reshape(n, len(digits), 28, 28)
+        images = self.draw(z, labels, self.steered(z, labels, slant, weight, hand))
+        images = images.reshape(n, len(digits), 28, 28)
         numbers, spans = zip(*(lay_out(sample, text) for sample in images), strict=True)
         out, offsets = centre(numbers, max(number.shape[1] for number in numbers))
         if not return_spans:
@@ -90,7 +91,7 @@ class Drawings:
 
         def drawn(t):  # the frames at the points t (T,) of the way: noise and label weights, the noise steered
             z, labels = slerp(z0, z1, t), torch.lerp(start, end, t[:, None])
-            return self.draw(z, labels, self.steered(z, labels, slant, weight))
+            return self.draw(z, labels, self.steered(z, labels, slant, weight, hand))
 
         # Dense first, then frames at even steps of the distance travelled in pixel space.
         dense = torch.linspace(0, 1, DENSE * frames)

@@ -93,11 +93,15 @@ class Steering:
         return steering
 
     def raw_steps(self, slant, weight):
-        """(10, 2): each digit's raw steps along its two directions for the asked `slant` and `weight`."""
-        def read(table, x):  # table (10, K) at x, linearly between grid points
-            i = int(torch.searchsorted(self.grid, torch.tensor(x), right=True).clamp(1, len(self.grid) - 1)) - 1
+        """(10, 2): each digit's raw steps along its two directions for the asked `slant` and `weight`: numbers, or
+        (10,) each digit's own."""
+        digits = torch.arange(NUM_CLASSES)
+
+        def read(table, x):  # table (10, K), each digit's row at its x, linearly between grid points
+            x = torch.as_tensor(x, dtype=torch.float32).expand(NUM_CLASSES).contiguous()
+            i = torch.searchsorted(self.grid, x, right=True).clamp(1, len(self.grid) - 1) - 1
             t = (x - self.grid[i]) / (self.grid[i + 1] - self.grid[i])
-            return torch.lerp(table[:, i], table[:, i + 1], t)
+            return torch.lerp(table[digits, i], table[digits, i + 1], t)
         return torch.stack([read(self.steps[:, 0], slant) + read(self.cross[:, 1], weight),
                             read(self.steps[:, 1], weight) + read(self.cross[:, 0], slant)], dim=1)
 
@@ -202,18 +206,23 @@ class ConditionalGenerator(
         rng = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.z_dim, generator=rng) * self.sampling_scale(noise_scale)
 
-    def steered(self, z, labels, slant=0.0, weight=0.0):
+    def steered(self, z, labels, slant=0.0, weight=0.0, hand=None):
         """The noise the network draws `labels` with when noise vectors `z` are asked to write with `slant` and `weight`
-        (STYLE_RANGE, 0: as they are): z moved along the model's style directions (Steering), or None where nothing
-        moves. ValueError naming a bad setting, or saying that a model without style directions has none."""
+        (STYLE_RANGE, 0: as they are), added to a found `hand`'s own style (Hand.style) where it has one, the sum
+        kept within STYLE_RANGE: z moved along the model's style directions (Steering), or None where nothing moves.
+        ValueError naming a bad setting, or saying that a model without style directions has none."""
         slant, weight = check_style("slant", slant), check_style("weight", weight)
-        if slant == 0 and weight == 0:
+        carried = getattr(hand, "style", None)
+        if slant == 0 and weight == 0 and carried is None:
             return None
         if self.style is None:
             folder = getattr(self, "source", None) or "FOLDER"
             raise ValueError(f"this model has no style directions ({STYLE_FILE} beside its config.json), so slant and "
                              f"weight must be 0: make them with python -m cgan.style {folder}")
-        return self.style.steer(z, labels, self.style.raw_steps(slant, weight))
+        asked = torch.tensor([slant, weight]).expand(NUM_CLASSES, 2)
+        if carried is not None:
+            asked = (asked + torch.as_tensor(carried, dtype=torch.float32)).clamp(*STYLE_RANGE)
+        return self.style.steer(z, labels, self.style.raw_steps(asked[:, 0], asked[:, 1]))
 
     @torch.inference_mode()
     def draw(self, z, labels, steered=None):

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
@@ -36,6 +37,10 @@ FAINT = 0.3  # a drawing whose strongest stroke stands out from the page by less
 PIECE, PIECE_HEIGHT = 0.15, 0.6  # ... and one that is pieces side by side (side_by_side) is not read as one digit
 STROKES = 8  # a drawing's strokes are measured at 8x MNIST's box, where a stroke is many pixels wide
 SEARCH_SEED = 0  # the prior's candidates are always the same ones: the same drawing gives the same hand
+UNIT = 0.85  # standard deviations of its digit's slant or stroke weight one unit of a style axis moves a digit
+# (cgan.style, which calibrates the directions to it, says how it was chosen): -2 to 2 asks for 3.4 of them
+SPREAD_HANDS = 300  # the model's own hands its digits' usual slant and stroke weight are measured on (Hand.style) ...
+SPREAD_SEED = 20261206  # ... always the same ones
 THRESHOLDS_FILE = "hands.json"  # a model's own Thresholds, saved beside its weights by
 # python -m benchmarks.hands --validation --save
 
@@ -96,12 +101,15 @@ SEARCH = Search()
 class Hand:
     """A hand found from a drawing: `digit` (the one read, or given), `z` (the noise vector, float (z_dim,)) and
     `distance` (between the drawing and the generator's drawing of `digit` in this hand, in the classifier's
-    features: lower is closer). `drawing` is the prepared drawing, uint8 (28, 28)."""
+    features: lower is closer). `drawing` is the prepared drawing, uint8 (28, 28). `style`, float (10, 2) or None,
+    is each digit's slant and stroke weight in standard units (cgan.style), added to those a drawing method is asked
+    for: what carries the drawing's own slant and weight over to the digits the person did not draw."""
 
     digit: int
     z: torch.Tensor
     distance: float
     drawing: np.ndarray
+    style: torch.Tensor | None = None
 
 
 class Refusal(ValueError):
@@ -266,6 +274,7 @@ class HandFinder:
         self.classifier = (classifier or load_classifier()).eval().requires_grad_(False)
         self.search = search
         self.thresholds = thresholds or model_thresholds(generator)
+        self.spread = None  # each digit's usual slant and stroke weight as the model writes it: usual_style
 
     def read(self, drawing):
         """(the digit the classifier reads in a prepared drawing, its confidence)."""
@@ -281,7 +290,7 @@ class HandFinder:
         crop, contrast = ink_crop(image)
         drawing = mnist_layout(crop)
         if digit is not None:
-            return self.match(drawing, check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale)
+            return self.carried(self.match(drawing, check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale))
         if reason := drawing_refusal(crop, contrast, self.thresholds):
             raise reason
         digit, confidence = self.read(drawing)
@@ -290,7 +299,30 @@ class HandFinder:
         hand = self.match(drawing, digit, noise_scale)
         if reason := refusal(digit, confidence, self.thresholds, hand.distance):
             raise reason
-        return hand
+        return self.carried(hand)
+
+    def usual_style(self):
+        """(mean, standard deviation), each (10, 2): each digit's slant and stroke weight (`measure`) as the model
+        writes it, over SPREAD_HANDS of its hands (measured once)."""
+        if self.spread is None:
+            measured = measure(self.generator.style_rows(SPREAD_HANDS, seed=SPREAD_SEED))
+            self.spread = measured.mean(0), measured.std(0)
+        return self.spread
+
+    def carried(self, hand):
+        """`hand` with the `style` that carries its drawing's slant and stroke weight over to every digit. The search
+        matches the digit drawn; the same noise writes another digit as that digit's own style of it, which may lean
+        or weigh differently. So each other digit is steered, as the style sliders steer it, as far (in its digit's
+        standard deviations) from what is usual for it as the drawing lies from what is usual for its own. A model
+        without style directions gives the hand as it was found."""
+        if self.generator.style is None:
+            return hand
+        mean, sd = self.usual_style()
+        drawn = (measure(hand.drawing) - mean[hand.digit]) / sd[hand.digit]  # (2,)
+        written = (measure(self.generator.style_rows(1, hand=hand)[0]) - mean) / sd  # (10, 2): the hand as found
+        style = (drawn - written) / UNIT
+        style[hand.digit] = 0  # the search matched it
+        return dataclasses.replace(hand, style=style)
 
     def match(self, drawing, digit, noise_scale=None):
         """The Hand whose drawing of `digit` comes closest to a prepared `drawing`, whatever how close: the search."""
@@ -354,6 +386,30 @@ def stroke_style(images):
     dx, dy = xs - cx[..., None, None], ys - cy[..., None, None]
     slant = (x * dx * dy).sum((-2, -1)) / (x * dy * dy).sum((-2, -1)).clamp_min(1e-6)
     return torch.stack([ink, slant], dim=-1)
+
+
+def slant(images):
+    """(..., 28, 28) uint8 digits -> (...): how far the ink leans to the right, the shear of its second moments
+    (cgan.hands.stroke_style) with its sign turned, so that a digit leaning right is positive: the pixels its ink moves
+    to the right for each pixel up."""
+    return -stroke_style(images)[..., 1]
+
+
+def stroke_weight(images):
+    """(..., 28, 28) uint8 digits -> (...): ink per length of stroke, in pixels: the ink's area (each pixel's ink
+    summed, full ink = 1) over half the length of its outline (the magnitude of its gradient summed, by central
+    differences: a stroke's two edges, each crossed once by its full ink). A straight stroke w pixels wide and much
+    longer measures about w (16 pixels long: 0.8 w) at any angle and any ink level; a faint stroke weighs no less."""
+    x = F.pad(torch.from_numpy(np.array(images, dtype=np.float32)) / 255, (1, 1, 1, 1))
+    across = (x[..., 1:-1, 2:] - x[..., 1:-1, :-2]) / 2
+    down = (x[..., 2:, 1:-1] - x[..., :-2, 1:-1]) / 2
+    outline = torch.sqrt(across**2 + down**2).sum((-2, -1))
+    return 2 * x.sum((-2, -1)) / outline.clamp_min(1e-6)
+
+
+def measure(images):
+    """(..., 28, 28) uint8 digits -> (..., 2): slant and stroke weight (STYLE_AXES' order)."""
+    return torch.stack([slant(images), stroke_weight(images)], dim=-1)
 
 
 def hand_ratio(features):

@@ -38,15 +38,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from cgan.classifier import load_classifier
 from cgan.generation import STYLE_AXES, STYLE_FILE, STYLE_RANGE, Steering
-from cgan.hands import classifier_range, stroke_style
+from cgan.hands import UNIT, classifier_range, measure
 from cgan.hub import load_generator
 from cgan.models import NUM_CLASSES
 
-UNIT = 0.85  # standard deviations of its digit's measure one unit of an axis moves it: -2 to 2 asks for 3.4 of them
 FIT_SEED = 20261205  # the fit's hands, and the calibration's (FIT_SEED + 1): never a benchmark's
 FIT_HANDS = 5000  # for the linear fit of the measures: 50,000 digits, a few seconds on a CPU
 GRADIENT_HANDS = 2000  # for the classifier's mean gradient
@@ -63,32 +61,6 @@ SHORTENINGS = 3
 # finest (weight -2) read as 7s (98.4% of all digits read). Step 4 then read 99.25% at worst, but left the weight's
 # span at 2.98 SDs; UNIT 0.85 gives it back (3.11; slant 3.34), 98.7% and 98.5% still rising, 99.15% read.
 LONGEST = 2.0
-
-
-# --- the measures -----------------------------------------------------------------------------------------------------
-
-def slant(images):
-    """(..., 28, 28) uint8 digits -> (...): how far the ink leans to the right, the shear of its second moments
-    (cgan.hands.stroke_style) with its sign turned, so that a digit leaning right is positive: the pixels its ink moves
-    to the right for each pixel up."""
-    return -stroke_style(images)[..., 1]
-
-
-def stroke_weight(images):
-    """(..., 28, 28) uint8 digits -> (...): ink per length of stroke, in pixels: the ink's area (each pixel's ink
-    summed, full ink = 1) over half the length of its outline (the magnitude of its gradient summed, by central
-    differences: a stroke's two edges, each crossed once by its full ink). A straight stroke w pixels wide and much
-    longer measures about w (16 pixels long: 0.8 w) at any angle and any ink level; a faint stroke weighs no less."""
-    x = F.pad(torch.from_numpy(np.array(images, dtype=np.float32)) / 255, (1, 1, 1, 1))
-    across = (x[..., 1:-1, 2:] - x[..., 1:-1, :-2]) / 2
-    down = (x[..., 2:, 1:-1] - x[..., :-2, 1:-1]) / 2
-    outline = torch.sqrt(across**2 + down**2).sum((-2, -1))
-    return 2 * x.sum((-2, -1)) / outline.clamp_min(1e-6)
-
-
-def measure(images):
-    """(..., 28, 28) uint8 digits -> (..., 2): slant and stroke weight (STYLE_AXES' order)."""
-    return torch.stack([slant(images), stroke_weight(images)], dim=-1)
 
 
 # --- the fit ----------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A drawing prepared as MNIST prepared its digits, the hand found from it, and the generator writing in that hand;
 real MNIST test digits stand in for drawings."""
 
+import dataclasses
 import json
 import shutil
 
@@ -8,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy.stats import spearmanr
 
 from benchmarks.canvas import canvas_drawing, canvas_row, draw_strokes, skeleton
 from cgan import ConditionalGenerator, load_generator
 from cgan.classifier import load_classifier
-from cgan.hands import THRESHOLDS_FILE, Hand, HandFinder, Refusal, Thresholds, model_thresholds, prepare_drawing
+from cgan.hands import (THRESHOLDS_FILE, Hand, HandFinder, Refusal, Thresholds, measure, model_thresholds,
+                        prepare_drawing)
 from cgan.hub import BUNDLED_GENERATOR, weights_sha256
 
 
@@ -195,14 +198,37 @@ def test_a_model_refuses_at_the_thresholds_saved_for_its_own_weights_and_at_the_
 
 def test_every_method_writes_in_a_hand_in_place_of_a_seed(generator, digits):
     hand = generator.find_hand(digits[0][0])
-    with torch.no_grad():
-        expected = generator.draw(hand.z[None].repeat(10, 1), torch.arange(10))
+    z, labels, steering = hand.z[None].repeat(10, 1), torch.arange(10), generator.style
+    with torch.no_grad():  # each digit steered by the hand's own style
+        expected = generator.draw(z, labels, steering.steer(z, labels, steering.raw_steps(*hand.style.T)))
+        as_found = generator.draw(z, labels)
+    assert hand.style.shape == (10, 2) and torch.equal(hand.style[hand.digit], torch.zeros(2))
+    assert np.abs(expected[hand.digit].astype(int) - as_found[hand.digit]).max() <= 1  # the digit drawn as matched
     assert np.array_equal(generator.style_rows(1, hand=hand)[0], expected)
     assert np.array_equal(generator.generate(4, hand=hand)[0], expected[4])
     number = generator.write_number("2026", hand=hand)
     assert number.shape[0] == 1 and number.shape[1] == 28
     assert np.array_equal(generator.morph(3, 8, hand=hand, frames=8)[0], expected[3])
     assert np.array_equal(generator.morph(3, 8, hand=hand, frames=8)[-1], expected[8])
+
+
+def test_a_hand_carries_its_drawings_slant_and_weight_over_to_the_digits_not_drawn(generator, digits):
+    # In its digit's standard deviations from the model's usual, each drawing's slant and stroke weight against the
+    # same of the nine other digits written in its hand: the carried style ranks them as the drawings rank.
+    finder = generator.hand_finder or HandFinder(generator)
+    mean, sd = finder.usual_style()
+    drawn, carried, as_found = [], [], []
+    for image, digit in zip(*(part[:40] for part in digits), strict=True):
+        hand = generator.find_hand(image, digit=int(digit))
+        others = torch.arange(10) != hand.digit
+        drawn.append((measure(hand.drawing) - mean[hand.digit]) / sd[hand.digit])
+        for found, style in ((carried, hand.style), (as_found, None)):
+            written = (measure(generator.style_rows(1, hand=dataclasses.replace(hand, style=style))[0]) - mean) / sd
+            found.append(written[others].mean(0))
+    drawn, carried, as_found = (torch.stack(values).numpy() for values in (drawn, carried, as_found))
+    for axis in (0, 1):  # slant, weight
+        with_style = spearmanr(drawn[:, axis], carried[:, axis]).statistic
+        assert with_style >= 0.95 and with_style >= spearmanr(drawn[:, axis], as_found[:, axis]).statistic + 0.05
 
 
 @pytest.mark.parametrize("kwargs, message", [

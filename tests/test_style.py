@@ -13,9 +13,11 @@ from cgan import ConditionalGenerator, load_generator
 from cgan.classifier import load_classifier
 from cgan.data import to_uint8
 from cgan.generation import STYLE_FILE, Steering
+from cgan.hands import measure, slant, stroke_weight
 from cgan.hub import BUNDLED_GENERATOR, UPLOADED, ModelFileError
 from cgan.layout import ink_span
-from cgan.style import measure, slant, stroke_weight, write_style
+from cgan.serving import EXAMPLE_DRAWING
+from cgan.style import write_style
 
 HANDS = 20  # hands per check: 200 digits, a second or two
 
@@ -147,6 +149,9 @@ def test_a_model_without_style_directions_draws_at_0_and_says_how_to_make_them(t
     assert np.array_equal(plain.generate(5, 3, seed=1), load_generator().generate(5, 3, seed=1))
     with pytest.raises(ValueError, match=f"no style directions .*python -m cgan.style {re.escape(plain.source)}$"):
         plain.generate(5, 3, seed=1, weight=1)
+    hand = plain.find_hand(EXAMPLE_DRAWING)  # found, and written, as it is
+    assert hand.style is None
+    assert np.array_equal(plain.style_rows(1, hand=hand)[0], plain.draw(hand.z[None].repeat(10, 1), torch.arange(10)))
     assert STYLE_FILE in UPLOADED  # --push-to-hub takes them with the model
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +200,11 @@ def test_hands_on_held_out_digits_chooses_the_models_thresholds_and_never_asks_t
     assert "max_distance" in printed and f"wrote {model / 'hands.json'}" in printed
     from cgan import load_generator  # find_hand refuses drawings at the thresholds saved for these weights
     from cgan.hands import HandFinder
-    assert dataclasses.asdict(HandFinder(load_generator(model)).thresholds) == pytest.approx(chosen)
+    generator = load_generator(model)
+    assert dataclasses.asdict(HandFinder(generator).thresholds) == pytest.approx(chosen)
+    from benchmarks.hands import FAR, OWN_SEED, shape  # the model's own digits are not refused for their shape
+    own = np.array([shape(digit) for digit in generator.style_rows(1, seed=OWN_SEED)[0]])
+    assert chosen["max_stroke"] >= np.quantile(own[:, 0], 1 - FAR) and chosen["max_holes"] >= own[:, 2].max()
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -16,6 +16,7 @@ digits and saved beside its weights.
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -274,7 +275,6 @@ class HandFinder:
         self.classifier = (classifier or load_classifier()).eval().requires_grad_(False)
         self.search = search
         self.thresholds = thresholds or model_thresholds(generator)
-        self.spread = None  # each digit's usual slant and stroke weight as the model writes it: usual_style
 
     def read(self, drawing):
         """(the digit the classifier reads in a prepared drawing, its confidence)."""
@@ -301,13 +301,12 @@ class HandFinder:
             raise reason
         return self.carried(hand)
 
+    @functools.cached_property
     def usual_style(self):
         """(mean, standard deviation), each (10, 2): each digit's slant and stroke weight (`measure`) as the model
         writes it, over SPREAD_HANDS of its hands (measured once)."""
-        if self.spread is None:
-            measured = measure(self.generator.style_rows(SPREAD_HANDS, seed=SPREAD_SEED))
-            self.spread = measured.mean(0), measured.std(0)
-        return self.spread
+        measured = measure(self.generator.style_rows(SPREAD_HANDS, seed=SPREAD_SEED))
+        return measured.mean(0), measured.std(0)
 
     def carried(self, hand):
         """`hand` with the `style` that carries its drawing's slant and stroke weight over to every digit. The search
@@ -317,7 +316,7 @@ class HandFinder:
         without style directions gives the hand as it was found."""
         if self.generator.style is None:
             return hand
-        mean, sd = self.usual_style()
+        mean, sd = self.usual_style
         drawn = (measure(hand.drawing) - mean[hand.digit]) / sd[hand.digit]  # (2,)
         written = (measure(self.generator.style_rows(1, hand=hand)[0]) - mean) / sd  # (10, 2): the hand as found
         style = (drawn - written) / UNIT

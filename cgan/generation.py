@@ -60,29 +60,38 @@ class Steering:
     (10, 2, K), the step along the *other* axis's direction that undoes the drag of an axis on the other's measure;
     between grid points the tables are read linearly. A step is taken from the noise vector brought to `radius` (the
     sphere its prior's noise lies on, where the tables were measured) and the result is put back at the noise vector's
-    own length: the generator never draws off its prior's sphere, whatever the noise scale or the hand."""
+    own length: the generator never draws off its prior's sphere, whatever the noise scale or the hand.
 
-    def __init__(self, directions, steps, cross, grid, radius):
-        self.directions, self.steps, self.cross, self.grid = (torch.as_tensor(t, dtype=torch.float32)
-                                                              for t in (directions, steps, cross, grid))
+    `usual_mean` and `usual_sd` (10, 2) are each digit's slant and stroke weight (cgan.hands.measure) as the model
+    writes it unsteered, measured on the hands the directions were fitted on: what a found hand's style is measured
+    from (cgan.hands.HandFinder.carried)."""
+
+    TENSORS = ("directions", "steps", "cross", "grid", "radius", "usual_mean", "usual_sd")
+
+    def __init__(self, directions, steps, cross, grid, radius, usual_mean, usual_sd):
+        self.directions, self.steps, self.cross, self.grid, self.usual_mean, self.usual_sd = (
+            torch.as_tensor(t, dtype=torch.float32) for t in (directions, steps, cross, grid, usual_mean, usual_sd))
         self.radius = float(radius)
 
     def save(self, path, metadata=None):
         """Save as safetensors at `path`, with `metadata` ({str: str}) in its header."""
-        tensors = {"directions": self.directions, "steps": self.steps, "cross": self.cross, "grid": self.grid,
-                   "radius": torch.tensor(self.radius)}
-        save_file({name: tensor.contiguous() for name, tensor in tensors.items()}, path, metadata)
+        tensors = {name: torch.as_tensor(getattr(self, name)).contiguous() for name in self.TENSORS}
+        save_file(tensors, path, metadata)
 
     @classmethod
     def load(cls, path, z_dim):
         """The Steering saved at `path` for a generator of noise size `z_dim`; ValueError saying what is wrong."""
         try:
             tensors = load_file(path)
-            steering = cls(**tensors)
-        except Exception as error:  # safetensors' own error, or the wrong names: a damaged or foreign file
+        except Exception as error:  # safetensors' own error: a damaged or foreign file
             raise ValueError(f"{path} is not a model's style directions ({type(error).__name__}: {error})") from None
+        if missing := [name for name in cls.TENSORS if name not in tensors]:
+            raise ValueError(f"{path} is not a model's style directions as this version saves them: it lacks "
+                             f"{', '.join(missing)}")
+        steering = cls(**{name: tensors[name] for name in cls.TENSORS})
         k = len(steering.grid)
-        shapes = {"directions": (NUM_CLASSES, 2, z_dim), "steps": (NUM_CLASSES, 2, k), "cross": (NUM_CLASSES, 2, k)}
+        shapes = {"directions": (NUM_CLASSES, 2, z_dim), "steps": (NUM_CLASSES, 2, k), "cross": (NUM_CLASSES, 2, k),
+                  "usual_mean": (NUM_CLASSES, 2), "usual_sd": (NUM_CLASSES, 2)}
         for name, shape in shapes.items():
             if tuple(tensors[name].shape) != shape:
                 raise ValueError(f"{path} does not match the model: its {name} are of shape "

@@ -16,7 +16,6 @@ digits and saved beside its weights.
 """
 
 import dataclasses
-import functools
 import math
 
 import numpy as np
@@ -40,8 +39,6 @@ STROKES = 8  # a drawing's strokes are measured at 8x MNIST's box, where a strok
 SEARCH_SEED = 0  # the prior's candidates are always the same ones: the same drawing gives the same hand
 UNIT = 0.85  # standard deviations of its digit's slant or stroke weight one unit of a style axis moves a digit
 # (cgan.style, which calibrates the directions to it, says how it was chosen): -2 to 2 asks for 3.4 of them
-SPREAD_HANDS = 300  # the model's own hands its digits' usual slant and stroke weight are measured on (Hand.style) ...
-SPREAD_SEED = 20261206  # ... always the same ones
 THRESHOLDS_FILE = "hands.json"  # a model's own Thresholds, saved beside its weights by
 # python -m benchmarks.hands --validation --save
 
@@ -301,22 +298,15 @@ class HandFinder:
             raise reason
         return self.carried(hand)
 
-    @functools.cached_property
-    def usual_style(self):
-        """(mean, standard deviation), each (10, 2): each digit's slant and stroke weight (`measure`) as the model
-        writes it, over SPREAD_HANDS of its hands (measured once)."""
-        measured = measure(self.generator.style_rows(SPREAD_HANDS, seed=SPREAD_SEED))
-        return measured.mean(0), measured.std(0)
-
     def carried(self, hand):
         """`hand` with the `style` that carries its drawing's slant and stroke weight over to every digit. The search
         matches the digit drawn; the same noise writes another digit as that digit's own style of it, which may lean
         or weigh differently. So each other digit is steered, as the style sliders steer it, as far (in its digit's
-        standard deviations) from what is usual for it as the drawing lies from what is usual for its own. A model
-        without style directions gives the hand as it was found."""
-        if self.generator.style is None:
+        standard deviations) from what is usual for it as the drawing lies from what is usual for its own (the usual,
+        as its style directions hold it). A model without style directions gives the hand as it was found."""
+        if (style := self.generator.style) is None:
             return hand
-        mean, sd = self.usual_style
+        mean, sd = style.usual_mean, style.usual_sd
         drawn = (measure(hand.drawing) - mean[hand.digit]) / sd[hand.digit]  # (2,)
         written = (measure(self.generator.style_rows(1, hand=hand)[0]) - mean) / sd  # (10, 2): the hand as found
         style = (drawn - written) / UNIT

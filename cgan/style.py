@@ -165,7 +165,7 @@ def fit_style(generator, classifier=None, hands=FIT_HANDS, gradient_hands=GRADIE
     log(f"style: directions fitted on {hands:,} hands; calibrating them on {calibration_hands:,}")
     radius = generator.noise_scale * generator.z_dim ** 0.5  # where the prior's noise lies (its mean length, nearly)
     tables = torch.zeros(NUM_CLASSES, 2, len(GRID))
-    steering = Steering(directions, tables, tables.clone(), GRID, radius)
+    steering = Steering(directions, tables, tables.clone(), GRID, radius, measured.mean(0), sd)
     calibration = generator.noise(calibration_hands, seed=FIT_SEED + 1)
     calibrate(generator, steering, sd, calibration)
     keep_readable(generator, classifier, steering, calibration)

@@ -215,8 +215,7 @@ def test_every_method_writes_in_a_hand_in_place_of_a_seed(generator, digits):
 def test_a_hand_carries_its_drawings_slant_and_weight_over_to_the_digits_not_drawn(generator, digits):
     # In its digit's standard deviations from the model's usual, each drawing's slant and stroke weight against the
     # same of the nine other digits written in its hand: the carried style ranks them as the drawings rank.
-    finder = generator.hand_finder or HandFinder(generator)
-    mean, sd = finder.usual_style
+    mean, sd = generator.style.usual_mean, generator.style.usual_sd
     drawn, carried, as_found = [], [], []
     for image, digit in zip(*(part[:40] for part in digits), strict=True):
         hand = generator.find_hand(image, digit=int(digit))

@@ -1,6 +1,7 @@
 """Steering a hand: slant and stroke weight in every drawing method, on the bundled model and its style directions
 (checkpoints/generator/style.safetensors, made by `python -m cgan.style checkpoints/generator`)."""
 
+import copy
 import re
 import shutil
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 from cgan import ConditionalGenerator, load_generator
 from cgan.classifier import load_classifier
@@ -161,17 +163,23 @@ def test_damaged_or_mismatched_style_directions_are_refused_naming_the_file(tmp_
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(ModelFileError, match=f"{re.escape(str(path))} is not a model's style directions"):
         load_generator(tmp_path / "model")
-    wrong = Steering(torch.zeros(10, 2, 32), generator.style.steps, generator.style.cross, generator.style.grid, 8.0)
+    wrong = copy.copy(generator.style)
+    wrong.directions = torch.zeros(10, 2, 32)
     wrong.save(path)
     with pytest.raises(ModelFileError, match="its directions are of shape \\(10, 2, 32\\), where this model's would be "
                                              "\\(10, 2, 64\\)"):
+        load_generator(tmp_path / "model")
+    tensors, _ = saved(BUNDLED_GENERATOR / STYLE_FILE)  # as an earlier version saved them: no usual measures
+    save_file({name: tensor for name, tensor in tensors.items() if not name.startswith("usual")}, path)
+    with pytest.raises(ModelFileError, match=f"{re.escape(str(path))} is not a model's style directions as this "
+                                             "version saves them: it lacks usual_mean, usual_sd; make it again"):
         load_generator(tmp_path / "model")
 
 
 def test_the_directions_saved_load_back_the_same(tmp_path, generator):
     generator.style.save(tmp_path / STYLE_FILE)
     loaded = Steering.load(tmp_path / STYLE_FILE, generator.z_dim)
-    for name in ("directions", "steps", "cross", "grid"):
+    for name in ("directions", "steps", "cross", "grid", "usual_mean", "usual_sd"):
         assert torch.equal(getattr(loaded, name), getattr(generator.style, name))
     assert loaded.radius == generator.style.radius
 

@@ -55,8 +55,8 @@ from benchmarks.canvas import canvas_drawing, canvas_row, canvas_scribble
 from benchmarks.common import machine_line, write_results
 from cgan.classifier import load_classifier
 from cgan.data import load_mnist, validation_split
-from cgan.hands import (SEARCH, THRESHOLDS_FILE, HandFinder, Refusal, Search, drawing_refusal, ink_crop, mnist_layout,
-                        holes, refusal, stroke_length, stroke_style, stroke_width, strokes)
+from cgan.hands import (SEARCH, THRESHOLDS_FILE, HandFinder, Refusal, Search, holes, ink_crop, stroke_length,
+                        stroke_style, stroke_width, strokes)
 from cgan.hub import is_local, load_generator, weights_sha256
 from cgan.models import NUM_CLASSES
 
@@ -95,13 +95,7 @@ def found(finder, image):
     """(the hand of `image`, the classifier's confidence in the digit it reads, why the app would refuse the drawing
     (a Refusal, as find_hand raises it) or None): the hand is searched for the digit read whatever the refusal, so
     that a refused drawing's distance is measured too."""
-    crop, contrast = ink_crop(image)
-    drawing = mnist_layout(crop)
-    digit, confidence = finder.read(drawing)
-    hand = finder.carried(finder.match(drawing, digit))
-    thresholds = finder.thresholds
-    return hand, confidence, (drawing_refusal(crop, contrast, thresholds)
-                              or refusal(digit, confidence, thresholds, hand.distance))
+    return finder.attempt(image, search_refused=True)
 
 
 def scribbles(n, seed=0):

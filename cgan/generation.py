@@ -62,9 +62,9 @@ class Steering:
     sphere its prior's noise lies on, where the tables were measured) and the result is put back at the noise vector's
     own length: the generator never draws off its prior's sphere, whatever the noise scale or the hand.
 
-    `usual_mean` and `usual_sd` (10, 2) are each digit's slant and stroke weight (cgan.hands.measure) as the model
-    writes it unsteered, measured on the hands the directions were fitted on: what a found hand's style is measured
-    from (cgan.hands.HandFinder.carried)."""
+    `usual_mean` and `usual_sd` (10, 3) are each digit's slant, stroke weight and ink (cgan.hands.carried_measures) as
+    the model writes it unsteered, measured on the hands the directions were fitted on: what a found hand's style is
+    measured from (cgan.hands.HandFinder.carried)."""
 
     TENSORS = ("directions", "steps", "cross", "grid", "radius", "usual_mean", "usual_sd")
 
@@ -91,7 +91,7 @@ class Steering:
         steering = cls(**{name: tensors[name] for name in cls.TENSORS})
         k = len(steering.grid)
         shapes = {"directions": (NUM_CLASSES, 2, z_dim), "steps": (NUM_CLASSES, 2, k), "cross": (NUM_CLASSES, 2, k),
-                  "usual_mean": (NUM_CLASSES, 2), "usual_sd": (NUM_CLASSES, 2)}
+                  "usual_mean": (NUM_CLASSES, 3), "usual_sd": (NUM_CLASSES, 3)}
         for name, shape in shapes.items():
             if tuple(tensors[name].shape) != shape:
                 raise ValueError(f"{path} does not match the model: its {name} are of shape "

@@ -101,7 +101,7 @@ class Hand:
     `distance` (between the drawing and the generator's drawing of `digit` in this hand, in the classifier's
     features: lower is closer). `drawing` is the prepared drawing, uint8 (28, 28). `style`, float (10, 2) or None,
     is each digit's slant and stroke weight in standard units (cgan.style), added to those a drawing method is asked
-    for: what carries the drawing's own slant and weight over to the digits the person did not draw."""
+    for: what carries the drawing's own slant and boldness over to the digits the person did not draw."""
 
     digit: int
     z: torch.Tensor
@@ -284,34 +284,48 @@ class HandFinder:
         drawing that drawing_refusal or refusal refuses at the finder's thresholds is refused; `noise_scale` (None:
         the generator's own) is the prior the hand is searched in. ValueError for what is no image, Refusal for an
         empty or a refused drawing."""
+        if digit is not None:
+            drawing = mnist_layout(ink_crop(image)[0])
+            return self.carried(self.match(drawing, check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale))
+        hand, _, reason = self.attempt(image, noise_scale)
+        if reason:
+            raise reason
+        return hand
+
+    def attempt(self, image, noise_scale=None, search_refused=False):
+        """(the hand of `image` or None, the classifier's confidence in the digit it reads, why the drawing is refused
+        (a Refusal) or None), the digit read by the classifier. A drawing refused before the search (its shape, or
+        read with too little confidence) is not searched, which would cost the search's steps, and has no hand;
+        `search_refused` searches it all the same and gives every hand (a benchmark measures how far a refused
+        drawing lies). ValueError for what is no image, Refusal for an empty drawing."""
         crop, contrast = ink_crop(image)
         drawing = mnist_layout(crop)
-        if digit is not None:
-            return self.carried(self.match(drawing, check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale))
-        if reason := drawing_refusal(crop, contrast, self.thresholds):
-            raise reason
         digit, confidence = self.read(drawing)
-        if reason := refusal(digit, confidence, self.thresholds):  # before the search, which would cost its steps
-            raise reason
+        reason = drawing_refusal(crop, contrast, self.thresholds) or refusal(digit, confidence, self.thresholds)
+        if reason and not search_refused:
+            return None, confidence, reason
         hand = self.match(drawing, digit, noise_scale)
-        if reason := refusal(digit, confidence, self.thresholds, hand.distance):
-            raise reason
-        return self.carried(hand)
+        reason = reason or refusal(digit, confidence, self.thresholds, hand.distance)
+        return (None if reason and not search_refused else self.carried(hand)), confidence, reason
 
     def carried(self, hand):
-        """`hand` with the `style` that carries its drawing's slant and stroke weight over to every digit. The search
+        """`hand` with the `style` that carries its drawing's slant and boldness over to every digit. The search
         matches the digit drawn; the same noise writes another digit as that digit's own style of it, which may lean
         or weigh differently. So each other digit is steered, as the style sliders steer it, as far (in its digit's
         standard deviations) from what is usual for it as the drawing lies from what is usual for its own (the usual,
-        as its style directions hold it). A model without style directions gives the hand as it was found."""
+        as its style directions hold it). Boldness is the mean of stroke weight and ink: a bold hand writes thick
+        strokes, and much ink (a wide or a large hand too; on held-out digits this carried the ink over at Spearman
+        0.93 where stroke weight alone gave 0.87, and stroke weight at 0.94 where it gave 0.95: docs/training-notes.md,
+        E43). A model without style directions gives the hand as it was found."""
         if (style := self.generator.style) is None:
             return hand
         mean, sd = style.usual_mean, style.usual_sd
-        drawn = (measure(hand.drawing) - mean[hand.digit]) / sd[hand.digit]  # (2,)
-        written = (measure(self.generator.style_rows(1, hand=hand)[0]) - mean) / sd  # (10, 2): the hand as found
-        style = (drawn - written) / UNIT
-        style[hand.digit] = 0  # the search matched it
-        return dataclasses.replace(hand, style=style)
+        drawn = (carried_measures(hand.drawing) - mean[hand.digit]) / sd[hand.digit]  # (3,)
+        written = (carried_measures(self.generator.style_rows(1, hand=hand)[0]) - mean) / sd  # (10, 3): as found
+        gap = drawn - written
+        steps = torch.stack([gap[:, 0], (gap[:, 1] + gap[:, 2]) / 2], dim=1) / UNIT
+        steps[hand.digit] = 0  # the search matched it
+        return dataclasses.replace(hand, style=steps)
 
     def match(self, drawing, digit, noise_scale=None):
         """The Hand whose drawing of `digit` comes closest to a prepared `drawing`, whatever how close: the search."""
@@ -399,6 +413,12 @@ def stroke_weight(images):
 def measure(images):
     """(..., 28, 28) uint8 digits -> (..., 2): slant and stroke weight (STYLE_AXES' order)."""
     return torch.stack([slant(images), stroke_weight(images)], dim=-1)
+
+
+def carried_measures(images):
+    """(..., 28, 28) uint8 digits -> (..., 3): slant, stroke weight and ink (its sum, full ink = 1): what a found hand
+    carries over to the digits not drawn (HandFinder.carried)."""
+    return torch.cat([measure(images), stroke_style(images)[..., :1]], dim=-1)
 
 
 def hand_ratio(features):

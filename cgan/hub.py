@@ -67,14 +67,15 @@ def fetch(source, name):
 CONFIG_KEYS = tuple(inspect.signature(ConditionalGenerator).parameters)  # what a saved config.json holds
 
 
-def load_generator(source=None, device="cpu"):
+def load_generator(source=None, device="cpu", style=True):
     """A ConditionalGenerator from a local folder (`~` expanded) or a Hub repo id (`owner/name` or
     `owner/name@revision`; see resolve_source), in eval mode, with `.source` saying where it came from.
 
     The weights are read from model.safetensors only (never a pickle) and must match config.json exactly: a missing,
     damaged or mismatched file raises FileNotFoundError or ModelFileError naming the file and what is wrong. The style
     directions are read from STYLE_FILE where the model has one (cgan/style.py; else `.style` is None, and it draws
-    with slant and weight 0 only).
+    with slant and weight 0 only); `style=False` leaves them unread (python -m cgan.style, which makes them again
+    where they are damaged or of an older version).
     """
     source = resolve_source(source)
     if is_local(source) and not Path(source).expanduser().is_dir():
@@ -106,7 +107,7 @@ def load_generator(source=None, device="cpu"):
         first = str(error).splitlines()[0].strip()
         detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), "")
         raise ModelFileError(f"{weights_path} does not match {config_path}: {first} {detail}") from None
-    if style_path := model_file(source, STYLE_FILE):
+    if style and (style_path := model_file(source, STYLE_FILE)):
         try:
             model.style = Steering.load(style_path, model.z_dim)
         except ValueError as error:

@@ -41,7 +41,7 @@ import torch
 
 from cgan.classifier import load_classifier
 from cgan.generation import STYLE_AXES, STYLE_FILE, STYLE_RANGE, Steering
-from cgan.hands import UNIT, classifier_range, measure
+from cgan.hands import UNIT, carried_measures, classifier_range, measure
 from cgan.hub import load_generator
 from cgan.models import NUM_CLASSES
 
@@ -154,8 +154,8 @@ def fit_style(generator, classifier=None, hands=FIT_HANDS, gradient_hands=GRADIE
     generator = generator.eval()
     z = generator.noise(hands, seed=FIT_SEED)
     rows = written(generator, z)
-    measured = measure(rows)  # (H, 10, 2)
-    sd = measured.std(0).clamp_min(1e-6)
+    usual = carried_measures(rows)  # (H, 10, 3): slant, stroke weight, ink
+    measured, sd = usual[..., :2], usual[..., :2].std(0).clamp_min(1e-6)
     seen = features(classifier, rows)
     gradients = readability_gradients(generator, classifier, z[:gradient_hands])
     directions = torch.stack([least_change(torch.cat([linear_fit(z, measured[:, digit] / sd[digit]),
@@ -165,7 +165,7 @@ def fit_style(generator, classifier=None, hands=FIT_HANDS, gradient_hands=GRADIE
     log(f"style: directions fitted on {hands:,} hands; calibrating them on {calibration_hands:,}")
     radius = generator.noise_scale * generator.z_dim ** 0.5  # where the prior's noise lies (its mean length, nearly)
     tables = torch.zeros(NUM_CLASSES, 2, len(GRID))
-    steering = Steering(directions, tables, tables.clone(), GRID, radius, measured.mean(0), sd)
+    steering = Steering(directions, tables, tables.clone(), GRID, radius, usual.mean(0), usual.std(0).clamp_min(1e-6))
     calibration = generator.noise(calibration_hands, seed=FIT_SEED + 1)
     calibrate(generator, steering, sd, calibration)
     keep_readable(generator, classifier, steering, calibration)
@@ -251,7 +251,7 @@ def main(argv=None):
         sys.exit(f"error: {args.folder} is not a model folder: the style directions are written beside its "
                  f"config.json")
     try:
-        generator = load_generator(args.folder)
+        generator = load_generator(args.folder, style=False)  # the directions it has, if any, are to be made again
         path = write_style(generator, args.folder)
     except (OSError, ValueError) as error:
         sys.exit(f"error: {error}")

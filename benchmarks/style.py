@@ -30,6 +30,10 @@ axis at 0, by style_rows:
                 exp(t x their measure's normal score) for each digit, so that their mean measure moves by as many of
                 their SDs as the model's digits did at -1 and at 1, their per-digit FD against the same digits over
                 the FD unweighted: what a model whose steered digits were real digits of that style would score
+  against real moved   the per-digit FD of the model's digits at -1 and at 1 against those real digits moved as far,
+                over that at 0 against the real digits unmoved (the worse of the two): how far a steered digit lies
+                from real digits of the style it was asked for, next to how far an unsteered one lies from real
+                digits as they are
 With --validation the hands are others (never the fit's nor these) and the FDs are against the held-out training
 digits (cgan.data.validation_split), the real moved ones drawn from the rest. Writes style.json and style.md (or
 style-validation.*) to --out.
@@ -101,44 +105,74 @@ def sweep(generator, axis, hands, seed, classifier, judge=None):
 
 
 def at_steps(generator, axis, seed, evaluator):
-    """The FD_HANDS hands of `seed` at -1, 0 and 1 of `axis`: {step: (evaluator's scores, measures (hands, 10, 3))}."""
+    """The FD_HANDS hands of `seed` at -1, 0 and 1 of `axis`: {step: (evaluator's scores, measures (hands, 10, 3),
+    the digits' features (10, hands, d), each digit's own)}."""
     labels = torch.arange(NUM_CLASSES).repeat(FD_HANDS)
     out = {}
     for step in (-1.0, 0.0, 1.0):
-        rows = generator.style_rows(FD_HANDS, seed, **{STYLE_AXES[axis]: step})
-        out[step] = evaluator.score(torch.from_numpy(rows.reshape(-1, 28, 28)), labels), measures(rows)
+        rows = torch.from_numpy(generator.style_rows(FD_HANDS, seed, **{STYLE_AXES[axis]: step}).reshape(-1, 28, 28))
+        features = evaluator.features(rows).double().numpy().reshape(FD_HANDS, NUM_CLASSES, -1).transpose(1, 0, 2)
+        out[step] = evaluator.score(rows, labels), measures(rows.reshape(FD_HANDS, NUM_CLASSES, 28, 28).numpy()), \
+            features
     return out
 
 
-def frechet(features, weights, reference):
-    """The Fréchet distance between features (N, d) weighted by `weights` (N,) and the features `reference` (M, d)."""
+def statistics(features, weights=None):
+    """(mean, covariance) of features (N, d), weighted by `weights` (N,) where given (an unbiased covariance)."""
+    weights = np.ones(len(features)) if weights is None else weights
     weights = weights / weights.sum()
     mean = weights @ features
     centred = features - mean
-    covariance = (centred * weights[:, None]).T @ centred / (1 - (weights**2).sum())
-    ref_mean, ref_covariance = reference.mean(0), np.cov(reference.T)
+    return mean, (centred * weights[:, None]).T @ centred / (1 - (weights**2).sum())
+
+
+def frechet(a, b):
+    """The Fréchet distance between two (mean, covariance) pairs."""
+    (mean, covariance), (ref_mean, ref_covariance) = a, b
     root_trace = np.sqrt(np.linalg.eigvals(covariance @ ref_covariance).real.clip(min=0)).sum()  # tr sqrt(C1 C2)
     return float(((mean - ref_mean) ** 2).sum() + np.trace(covariance + ref_covariance) - 2 * root_trace)
 
 
-def moved_ratio(real, reference, axis, shift):
-    """The ratio of the module's text for `real` = (labels, features, measures) moved on `axis` by `shift` (10,)
-    SDs: the mean per-digit FD moved over unmoved, against each digit's `reference` features (a list of 10)."""
-    labels, features, values = real
-    moved, unmoved = [], []
+def tilts(real, axis, shift):
+    """For each digit, the weights (N_d,) that move `real` = (labels, features, measures) on `axis` by `shift` (10,)
+    SDs (the module's text: exp(t x the measure's normal score))."""
+    labels, _, values = real
+    out = []
     for digit in range(NUM_CLASSES):
-        mine = labels == digit
-        value = values[mine, axis].double().numpy()
+        value = values[labels == digit, axis].double().numpy()
         score = stats.norm.ppf((stats.rankdata(value) - 0.5) / len(value))  # normal scores: a tilt moves any shape
         target = shift[digit].item() * value.std()
 
         def moved_by(t):
             weights = np.exp(t * score)
             return weights @ value / weights.sum() - value.mean() - target
-        t = optimize.brentq(moved_by, -5, 5)
-        moved.append(frechet(features[mine], np.exp(t * score), reference[digit]))
-        unmoved.append(frechet(features[mine], np.ones(len(value)), reference[digit]))
+        out.append(np.exp(optimize.brentq(moved_by, -5, 5) * score))
+    return out
+
+
+def moved_ratio(real, reference, weights):
+    """The ratio of the module's text: the mean per-digit FD of `real` = (labels, features, measures) tilted by
+    `weights` (tilts) over that untilted, against each digit's `reference` features (a list of 10)."""
+    labels, features, _ = real
+    moved, unmoved = [], []
+    for digit in range(NUM_CLASSES):
+        mine, against = features[labels == digit], statistics(reference[digit])
+        moved.append(frechet(statistics(mine, weights[digit]), against))
+        unmoved.append(frechet(statistics(mine), against))
     return float(np.mean(moved) / np.mean(unmoved))
+
+
+def like_ratio(real, model, weights):
+    """The ratio of the module's text against real digits moved as far: the mean per-digit FD of the model's steered
+    digits' `model[1]` features (10, n, d) against `real` tilted by `weights`, over that of its unsteered `model[0]`
+    against `real` untilted."""
+    labels, features, _ = real
+    steered, plain = [], []
+    for digit in range(NUM_CLASSES):
+        mine = features[labels == digit]
+        steered.append(frechet(statistics(model[1][digit]), statistics(mine, weights[digit])))
+        plain.append(frechet(statistics(model[0][digit]), statistics(mine)))
+    return float(np.mean(steered) / np.mean(plain))
 
 
 def summary(values, sd, axis):
@@ -198,7 +232,9 @@ def main(argv=None):
         worst_digit = max(scored[step][0]["fd_per_digit_each"][d] / base["fd_per_digit_each"][d]
                           for step in (-1.0, 1.0) for d in range(NUM_CLASSES))
         shifts = {step: ((scored[step][1] - scored[0.0][1]) / sd).mean(0)[:, axis] for step in (-1.0, 1.0)}
-        real_ratio = {step: moved_ratio(real, per_digit, axis, shifts[step]) for step in (-1.0, 1.0)}
+        weights = {step: tilts(real, axis, shifts[step]) for step in (-1.0, 1.0)}
+        real_ratio = {step: moved_ratio(real, per_digit, weights[step]) for step in (-1.0, 1.0)}
+        like = {step: like_ratio(real, (scored[0.0][2], scored[step][2]), weights[step]) for step in (-1.0, 1.0)}
         values, read, judged = sweep(generator, axis, args.hands, seed, classifier, judge)
         result["axes"][name] = {**summary(values, sd, axis), "read": read, "read_lowest": min(read),
                                 "judged": judged, "judged_lowest": min(judged) if judged else None,
@@ -207,7 +243,9 @@ def main(argv=None):
                                 "fd_per_digit_at_0": base["fd_per_digit"],
                                 "real_moved_fd_ratio": max(real_ratio.values()),
                                 "real_moved_fd_ratio_minus": real_ratio[-1.0],
-                                "real_moved_fd_ratio_plus": real_ratio[1.0]}
+                                "real_moved_fd_ratio_plus": real_ratio[1.0],
+                                "fd_ratio_like_real": max(like.values()), "fd_ratio_like_real_minus": like[-1.0],
+                                "fd_ratio_like_real_plus": like[1.0]}
     command = "python -m benchmarks.style" + (f" --model {args.model}" if args.model else "") + \
         (f" --hands {args.hands}" if args.hands != 200 else "") + (" --validation" if args.validation else "") + \
         (f" --longest {args.longest:g}" if args.longest is not None else "")
@@ -215,15 +253,15 @@ def main(argv=None):
              f"{result['machine']} Model: {result['model']}. FD against the {result['reference']}.", "",
              "| axis | rises (digits / hands) | span, SDs (least digit) | other moves, SDs (worst digit) | "
              "read, lowest step (judge) | FD ratio at +-1 (worst digit) | real moved as far: FD ratio | "
-             "width span, SDs |",
-             "|---|---|---|---|---|---|---|---|"]
+             "FD ratio against real moved as far | width span, SDs |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, a in result["axes"].items():
         judged = "-" if a["judged"] is None else f"{a['judged_lowest']:.2%}"
         lines.append(f"| {name} | {a['rises']:.1%} / {a['hands_rise']:.1%} | {a['span']:.2f} "
                      f"({a['span_least_digit']:.2f}) | {a['other_moves']:.3f} ({a['other_moves_worst_digit']:.3f}) | "
                      f"{a['read_lowest']:.2%} ({judged}) | "
                      f"{a['fd_ratio']:.2f} ({a['fd_ratio_worst_digit']:.2f}) | "
-                     f"{a['real_moved_fd_ratio']:.2f} | {a['width_span']:.2f} |")
+                     f"{a['real_moved_fd_ratio']:.2f} | {a['fd_ratio_like_real']:.2f} | {a['width_span']:.2f} |")
     lines += ["", "Bars: rises >= 98%, span >= 3 SDs, other moves <= 0.25 SD, read >= 99% at every step, FD ratio "
               "<= 1.5. Read at each step, -2 to 2: " + "; ".join(
                   f"{name} " + " ".join(f"{r:.1%}" for r in a["read"]) for name, a in result["axes"].items()),

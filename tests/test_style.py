@@ -222,3 +222,25 @@ def test_the_benchmark_counts_a_digit_that_stops_rising_and_the_others_drag():
     result = summary(values, torch.full((10, 3), 2.0), axis=1)
     assert result["rises"] == pytest.approx(39 / 40) and result["hands_rise"] == 1.0
     assert result["span"] == pytest.approx(4.0) and result["other_moves"] == pytest.approx(0.1)
+
+
+def test_the_benchmark_measures_steered_digits_against_real_digits_moved_as_far():
+    # Real "digits": 2-d features whose first coordinate is the measure. A model (its digits off the real ones by 0.3
+    # in the other coordinate) whose steered digits are real digits of the style asked for lies as near them as its
+    # unsteered digits lie to real ones (a ratio of about 1); one whose digits did not move lies further; and real
+    # digits moved that far lie further from real digits as they are than real digits do.
+    from benchmarks.style import like_ratio, moved_ratio, tilts
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 4000)
+    features = rng.normal(size=(len(labels), 2))
+    real = (torch.from_numpy(labels), features, torch.from_numpy(features[:, :1]).float())
+    weights = tilts(real, 0, torch.ones(10))  # one SD along the measure
+    mine = [features[labels == digit] for digit in range(10)]
+    off = np.array([0.0, 0.3])
+    moved = [rng.choice(m, 2000, p=w / w.sum()) + off for m, w in zip(mine, weights, strict=True)]  # drawn tilted
+    unmoved = [rng.choice(m, 2000) + off for m in mine]
+    assert np.mean([m[:, 0].mean() for m in moved]) == pytest.approx(1.0, abs=0.1)
+    assert like_ratio(real, (unmoved, moved), weights) == pytest.approx(1.0, abs=0.3)
+    assert like_ratio(real, (unmoved, unmoved), weights) > 5
+    others = [rng.normal(size=(4000, 2)) for _ in range(10)]  # other real digits, as the test set is
+    assert moved_ratio(real, others, weights) > 5

@@ -30,9 +30,11 @@ Drawings as a canvas gives them (benchmarks.canvas, the same digits redrawn, no 
   refused    the share refused, and why (cgan.hands.CAUSES); as much for canvas scribbles (as many as inputs, at
              most 200) and for two digits drawn side by side (as many, at most 100)
 With --validation the judge is not asked (nothing is chosen by looking at it), and the model's thresholds
-(cgan.hands.Thresholds) are worked out from the held-out digits: min_confidence refuses DOUBTED of them (as drawn and
-on canvases), max_distance, max_stroke, max_length and max_holes FAR (those furthest, with the widest strokes, the
-longest, the most holes), the last three no more than FAR of the model's own digits either. --save writes them
+(cgan.hands.Thresholds) are worked out from the held-out digits: min_confidence refuses no more than DOUBTED, and
+max_stroke, max_length and max_holes no more than FAR (those with the widest strokes, the longest, the most holes),
+of every held-out digit (--unsearched, all 5,000 unless told) as drawn, nor of them redrawn as canvases, nor of the
+model's own digits: reading and shapes need no search. max_distance refuses FAR of the --n digits searched, as drawn
+and on canvases (those furthest from the closest the model writes). --save writes them
 beside the model's weights (cgan.hands.THRESHOLDS_FILE), where find_hand takes them from for those weights. --compare
 measures each search of SEARCHES with the figures it is chosen by (own match against 99 random samples, in features
 and in blurred pixels; ink and slant rho; the search's CPU time). Writes hands-SEARCH.json and .md (-validation,
@@ -55,8 +57,8 @@ from benchmarks.canvas import canvas_drawing, canvas_row, canvas_scribble
 from benchmarks.common import machine_line, write_results
 from cgan.classifier import load_classifier
 from cgan.data import load_mnist, validation_split
-from cgan.hands import (SEARCH, THRESHOLDS_FILE, HandFinder, Refusal, Search, holes, ink_crop, stroke_length,
-                        stroke_style, stroke_width, strokes)
+from cgan.hands import (SEARCH, THRESHOLDS_FILE, HandFinder, Refusal, Search, holes, ink_crop, prepare_drawing,
+                        stroke_length, stroke_style, stroke_width, strokes)
 from cgan.hub import is_local, load_generator, weights_sha256
 from cgan.models import NUM_CLASSES
 
@@ -65,7 +67,7 @@ SEARCHES = {"project": SEARCH, "plain": Search(candidates=64, kept=1, steps=100,
 RANDOM_SAMPLES = 9
 SCRIBBLES = 200  # drawings that are no digit, to see how many are refused
 ROWS = 100  # two digits side by side, to see how many are refused as such
-DOUBTED = 0.005  # the share of held-out digits (as drawn and on canvases) min_confidence is chosen to refuse ...
+DOUBTED = 0.005  # the most of the held-out digits (as drawn, and as canvases) min_confidence is chosen to refuse ...
 FAR = 0.001  # ... and max_distance, max_stroke, max_length and max_holes each
 NUMBER = "2026"  # what is written in each found hand, as the app does
 OWN_SEED, OWN_HANDS = 4242, 500  # the model's own digits the shape thresholds take too (--validation): 5,000, as the
@@ -140,15 +142,14 @@ def classifier_eyes(classifier):
 def hands(generator, finder, images, judge=None):
     """The figures of the module's text for uint8 digits `images` as drawings; the judge's too, unless `judge` is
     None."""
-    seconds, distances, confidences, refused, hand_drawings, samples, rows, classes = [], [], [], 0, [], [], [], []
+    seconds, distances, refused, hand_drawings, samples, rows, classes = [], [], 0, [], [], [], []
     for i, image in enumerate(images):
         start = time.perf_counter()
-        hand, confidence, reason = found(finder, image.numpy())
+        hand, _, reason = found(finder, image.numpy())
         generator.write_number(NUMBER, hand=hand)
         seconds.append(time.perf_counter() - start)
         refused += reason is not None
         distances.append(hand.distance)
-        confidences.append(confidence)
         rows.append(torch.from_numpy(generator.style_rows(1, hand=hand)[0]))  # 0-9 in the hand
         hand_drawings.append(rows[-1][hand.digit])
         samples.append(torch.from_numpy(generator.generate(hand.digit, RANDOM_SAMPLES, seed=i)))
@@ -164,7 +165,7 @@ def hands(generator, finder, images, judge=None):
             "scribbles_refused": sum(reason is not None for *_, reason in scribbled) / len(scribbled),
             "distance": spread(distances), "scribble_distance": {"min": min(hand.distance for hand, *_ in scribbled)},
             "seconds_median": float(np.median(seconds)),
-            "seen": {"distances": distances, "confidences": confidences,
+            "seen": {"distances": distances,
                      "scribbles": [(hand.distance, confidence) for hand, confidence, _ in scribbled]}}
 
 
@@ -177,8 +178,7 @@ def canvases(finder, images, labels, seed=0):
     """The canvas figures of the module's text for uint8 digits `images` of `labels`, drawn on canvases."""
     rng = np.random.default_rng(seed)
     n = len(images)
-    drawings = (canvas_drawing(image, rng) for image in images.numpy())
-    drawn, shapes = zip(*[(found(finder, drawing), shape(drawing)) for drawing in drawings])
+    drawn = [found(finder, canvas_drawing(image, rng)) for image in images.numpy()]
     scribbled = [found(finder, canvas_scribble(rng)) for _ in range(min(SCRIBBLES, n))]
     pairs = images[:2 * min(ROWS, n // 2)].numpy()
     rows = [found(finder, canvas_row(pairs[i:i + 2], rng)) for i in range(0, len(pairs), 2)]
@@ -193,7 +193,6 @@ def canvases(finder, images, labels, seed=0):
             "scribbles_refused": sum(why(scribbled).values()), "scribbles_refused_why": why(scribbled),
             "rows_refused": sum(why(rows).values()), "rows_refused_why": why(rows),
             "seen": {"distances": [hand.distance for hand, *_ in drawn],
-                     "confidences": [confidence for _, confidence, _ in drawn], "shapes": list(shapes),
                      "scribbles": [(hand.distance, confidence) for hand, confidence, _ in scribbled]}}
 
 
@@ -203,28 +202,45 @@ def shape(image):
     return stroke_width(ink), stroke_length(ink), holes(ink)
 
 
-def thresholds(result, images, now, own):
-    """The model's thresholds (cgan.hands.Thresholds) worked out on these held-out digits, as drawn and on canvases,
-    beside those it has (`now`): min_confidence refuses DOUBTED of them, the others FAR each (cgan.hands.Thresholds);
-    and the share of scribbles (of both kinds) the first two refuse at each. The shape thresholds refuse no more than
-    FAR of the model's `own` digits (uint8) either: a bold digit the model writes is a digit, and people draw bolder
-    on a canvas than MNIST's writers did on paper (2026-12-05: the 99.9th percentile of held-out digits, 5.2 px,
-    refused a 7 drawn with the app's pen, and 1% of the model's own digits)."""
-    confidences = result["seen"]["confidences"] + result["canvas"]["seen"]["confidences"]
+def unsearched(finder, images, seed=1):
+    """{"drawn": ..., "canvas": ...}: the classifier's confidence in the digit it reads and the shape (`shape`) of
+    each uint8 digit of `images` as drawn and redrawn as a canvas (canvases of `seed`, not those of `canvases`): what
+    the thresholds that need no search are worked out from."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for kind, drawings in (("drawn", images.numpy()), ("canvas", (canvas_drawing(image, rng)
+                                                                   for image in images.numpy()))):
+        seen = [(finder.read(prepare_drawing(drawing))[1], shape(drawing)) for drawing in drawings]
+        out[kind] = {"confidences": np.array([confidence for confidence, _ in seen]),
+                     "shapes": np.array([measured for _, measured in seen])}
+    return out
+
+
+def thresholds(result, every, now, own):
+    """The model's thresholds (cgan.hands.Thresholds) worked out on held-out digits, beside those it has (`now`):
+    min_confidence refuses no more than DOUBTED, and max_stroke, max_length and max_holes no more than FAR each, of
+    `every` held-out digit as drawn and of them redrawn as canvases (`unsearched`), nor the shapes of the model's
+    `own` digits (uint8); max_distance refuses FAR of the digits searched in `result`, as drawn and on canvases. And the
+    share of scribbles (of both kinds) the first two refuse at each. Each kind apart: pooled, a quantile refused twice
+    as many canvases as drawn digits (2026-12-05); every digit: 5,000 of each kind need no search, and a 0.1% tail
+    of 500 is its largest value (E45). A bold digit the model writes is a digit, and people draw bolder on a canvas
+    than MNIST's writers did on paper (the 99.9th percentile of held-out digits, 5.2 px, refused a 7 drawn with the
+    app's pen, and 1% of the model's own digits)."""
     distances = result["seen"]["distances"] + result["canvas"]["seen"]["distances"]
     scribbled = np.array(result["seen"]["scribbles"] + result["canvas"]["seen"]["scribbles"])  # (distance, confidence)
-    people = np.array([shape(image) for image in images.numpy()] + result["canvas"]["seen"]["shapes"])
-    model = np.array([shape(image) for image in own])
+    shapes = [every["drawn"]["shapes"], every["canvas"]["shapes"], np.array([shape(image) for image in own])]
 
-    def beyond(column):  # the least value no more than FAR of either lies beyond
-        return max(float(np.quantile(people[:, column], 1 - FAR)), float(np.quantile(model[:, column], 1 - FAR)))
-    chosen = {"min_confidence": float(np.quantile(confidences, DOUBTED)),
+    def beyond(column):  # the least value no more than FAR of any kind lies beyond
+        return max(float(np.quantile(kind[:, column], 1 - FAR)) for kind in shapes)
+    chosen = {"min_confidence": min(float(np.quantile(kind["confidences"], DOUBTED)) for kind in every.values()),
               "max_distance": float(np.quantile(distances, 1 - FAR)), "max_stroke": beyond(0),
               "max_length": beyond(1), "max_holes": int(np.ceil(beyond(2)))}
 
     def scribbles_refused(limits):
         return float(np.mean((scribbled[:, 1] < limits["min_confidence"]) | (scribbled[:, 0] > limits["max_distance"])))
-    return {"now": dataclasses.asdict(now), "chosen": chosen, "stroke_median": float(np.median(people[:, 0])),
+    return {"now": dataclasses.asdict(now), "chosen": chosen,
+            "stroke_median": float(np.median(np.concatenate([kind[:, 0] for kind in shapes[:2]]))),
+            "held_out": len(every["drawn"]["confidences"]),
             "scribbles_refused": {"now": scribbles_refused(dataclasses.asdict(now)),
                                   "chosen": scribbles_refused(chosen)}}
 
@@ -316,11 +332,12 @@ def table(result, command):
               f"{canvas['rows_refused']:.1%} ({why(canvas['rows_refused_why'])}) |"]
     if "thresholds" in result:
         limits = result["thresholds"]
-        lines += ["", "| threshold (cgan.hands.Thresholds) | now | from these digits |", "|---|---|---|",
-                  f"| min_confidence (refuses {DOUBTED:.1%} of the digits, as drawn and on canvases) | "
-                  f"{limits['now']['min_confidence']:.3f} | {limits['chosen']['min_confidence']:.3f} |",
-                  f"| max_distance (refuses {FAR:.1%} of them) | {limits['now']['max_distance']:.2f} | "
-                  f"{limits['chosen']['max_distance']:.2f} |",
+        lines += ["", "| threshold (cgan.hands.Thresholds) | now | from held-out digits |", "|---|---|---|",
+                  f"| min_confidence (refuses at most {DOUBTED:.1%} of {limits['held_out']:,} digits as drawn, and "
+                  f"of them as canvases) | {limits['now']['min_confidence']:.3f} | "
+                  f"{limits['chosen']['min_confidence']:.3f} |",
+                  f"| max_distance (refuses {FAR:.1%} of the digits searched, as drawn and on canvases) | "
+                  f"{limits['now']['max_distance']:.2f} | {limits['chosen']['max_distance']:.2f} |",
                   f"| max_stroke (refuses the {FAR:.1%} with the widest strokes, px; median "
                   f"{limits['stroke_median']:.2f}) | {limits['now']['max_stroke']:.2f} | "
                   f"{limits['chosen']['max_stroke']:.2f} |",
@@ -351,6 +368,9 @@ def main(argv=None):
     parser.add_argument("--compare", action="store_true", help="with --validation: every search of SEARCHES too")
     parser.add_argument("--save", action="store_true",
                         help=f"with --validation: the thresholds chosen into the model's folder ({THRESHOLDS_FILE})")
+    parser.add_argument("--unsearched", type=int, default=None,
+                        help="with --validation: the held-out digits the thresholds that need no search are worked "
+                             "out on, as drawn and as canvases (default: all 5,000)")
     parser.add_argument("--time", action="store_true", help="only time find_hand + 2026 on --n test digits")
     parser.add_argument("--model", default=None, help="default: the bundled model")
     parser.add_argument("--mnist-dir", default=None)
@@ -369,6 +389,7 @@ def main(argv=None):
     if args.validation:  # the held-out digits, in the training set's order, where the digits come mixed
         held = validation_split(labels)[1]
         images, labels = images[held], labels[held]
+    every = images[:args.unsearched]
     images, labels = images[:args.n], labels[:args.n]
     generator, classifier = load_generator(args.model), load_classifier()
     model = f" --model {args.model}" * bool(args.model)
@@ -390,7 +411,7 @@ def main(argv=None):
               **hands(generator, finder, images, judge), "canvas": canvases(finder, images, labels)}
     if args.validation:
         own = generator.style_rows(OWN_HANDS, seed=OWN_SEED).reshape(-1, 28, 28)
-        result["thresholds"] = thresholds(result, images, finder.thresholds, own)
+        result["thresholds"] = thresholds(result, unsearched(finder, every), finder.thresholds, own)
     if args.compare:
         result["compared"] = compared(generator, classifier, images, SEARCHES)
     for figures in (result, result["canvas"]):

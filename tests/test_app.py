@@ -134,14 +134,14 @@ def test_my_hand_writes_a_number_in_the_hand_of_a_drawn_digit(client, test_set, 
 
 def test_a_drawing_caught_mid_stroke_is_named_under_the_canvas_and_only_the_button_shows_an_error():
     # The sketchpad sends a copy of the canvas taken a moment after a change, which can fall in the next stroke: a
-    # stroke just begun (a short dash) is refused, and while drawing that is a line under the canvas, the hand shown
-    # staying; the button answers it with an error. A drawing read clears the line.
+    # stroke just begun (a dash twice as long as the pen is wide) is refused, and while drawing that is a line under
+    # the canvas, the hand shown staying; the button answers it with an error. A drawing read clears the line.
     checked = subprocess.run([sys.executable, "-c", """
 import gradio as gr, numpy as np, app
 from PIL import Image, ImageDraw
 from cgan.serving import EXAMPLE_DRAWING
 canvas = Image.new("L", (280, 280), 255)
-ImageDraw.Draw(canvas).line([(120, 84), (160, 84)], fill=0, width=16)
+ImageDraw.Draw(canvas).line([(132, 84), (148, 84)], fill=0, width=16)
 *kept, status = app.my_hand_while_drawing(np.asarray(canvas), "2026")
 assert all(value == {"__type__": "update"} for value in kept) and len(kept) == 4, kept
 try:

@@ -191,10 +191,11 @@ def test_hands_grades_found_hands_by_its_own_eyes_and_the_judges_and_reads_canva
 def test_hands_on_held_out_digits_chooses_the_models_thresholds_and_never_asks_the_judge(tmp_path, mnist_dir):
     model = tmp_path / "generator"
     shutil.copytree(ROOT / "checkpoints" / "generator", model)
-    _, printed = benchmark("benchmarks.hands", "--n", "10", "--validation", "--save", "--model", model, "--out",
-                           tmp_path, "--mnist-dir", mnist_dir)
+    _, printed = benchmark("benchmarks.hands", "--n", "10", "--validation", "--save", "--unsearched", "40", "--model",
+                           model, "--out", tmp_path, "--mnist-dir", mnist_dir)
     result = json.loads((tmp_path / "hands-project-validation.json").read_text())
     assert result["digits"] == "held-out training" and "judge" not in result and "the judge" not in printed
+    assert result["thresholds"]["held_out"] == 40
     chosen = result["thresholds"]["chosen"]
     assert 1 < result["thresholds"]["stroke_median"] < chosen["max_stroke"] and 0 < chosen["min_confidence"] < 1
     assert "max_distance" in printed and f"wrote {model / 'hands.json'}" in printed

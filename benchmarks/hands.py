@@ -220,12 +220,12 @@ def thresholds(result, every, now, own):
     """The model's thresholds (cgan.hands.Thresholds) worked out on held-out digits, beside those it has (`now`):
     min_confidence refuses no more than DOUBTED, and max_stroke, max_length and max_holes no more than FAR each, of
     `every` held-out digit as drawn and of them redrawn as canvases (`unsearched`), nor the shapes of the model's
-    `own` digits (uint8); max_distance refuses FAR of the digits searched in `result`, as drawn and on canvases. And the
-    share of scribbles (of both kinds) the first two refuse at each. Each kind apart: pooled, a quantile refused twice
-    as many canvases as drawn digits (2026-12-05); every digit: 5,000 of each kind need no search, and a 0.1% tail
-    of 500 is its largest value (E45). A bold digit the model writes is a digit, and people draw bolder on a canvas
-    than MNIST's writers did on paper (the 99.9th percentile of held-out digits, 5.2 px, refused a 7 drawn with the
-    app's pen, and 1% of the model's own digits)."""
+    `own` digits (uint8); max_distance refuses FAR of the digits searched in `result`, as drawn and on canvases
+    pooled (a 0.1% tail of 500 of one kind would be its largest value). And the share of scribbles (of both kinds) the
+    first two refuse at each. Each kind apart, as pooled a quantile refused twice as many canvases as drawn digits;
+    every digit, as reading and shapes need no search (E45). A bold digit the model writes is a digit, and people
+    draw bolder on a canvas than MNIST's writers did on paper (the 99.9th percentile of held-out digits, 5.2 px,
+    refused a 7 drawn with the app's pen, and 1% of the model's own digits)."""
     distances = result["seen"]["distances"] + result["canvas"]["seen"]["distances"]
     scribbled = np.array(result["seen"]["scribbles"] + result["canvas"]["seen"]["scribbles"])  # (distance, confidence)
     shapes = [every["drawn"]["shapes"], every["canvas"]["shapes"], np.array([shape(image) for image in own])]
@@ -382,6 +382,8 @@ def main(argv=None):
         parser.error("--compare chooses a search: with --validation only, never on the test digits")
     if args.time and (args.validation or args.compare or args.save or args.search != "project"):
         parser.error("--time times the app's search on test digits: without --validation, --compare, --save, --search")
+    if args.unsearched is not None and not (args.validation and args.unsearched >= 1):
+        parser.error(f"--unsearched is with --validation, and at least 1, got {args.unsearched}")
     if args.save and not (args.validation and args.search == "project"):
         parser.error("--save chooses the thresholds find_hand refuses at: with --validation and the project's search "
                      "only, never on the test digits")
@@ -417,7 +419,8 @@ def main(argv=None):
     for figures in (result, result["canvas"]):
         del figures["seen"]  # what the thresholds are worked out from: no figure to keep
     command = (f"python -m benchmarks.hands --n {args.n} --search {args.search}" + " --validation" * args.validation
-               + " --compare" * args.compare + " --save" * args.save + model)
+               + " --compare" * args.compare + " --save" * args.save
+               + f" --unsearched {args.unsearched}" * (args.unsearched is not None) + model)
     name = f"hands-{args.search}" + "-validation" * args.validation + "-compare" * args.compare
     write_results(args.out, name, result, table(result, command))
     if args.save:

@@ -88,6 +88,8 @@ class Steering:
         if missing := [name for name in cls.TENSORS if name not in tensors]:
             raise ValueError(f"{path} is not a model's style directions as this version saves them: it lacks "
                              f"{', '.join(missing)}")
+        if tensors["radius"].numel() != 1 or tensors["grid"].dim() != 1:
+            raise ValueError(f"{path} is damaged: its radius is not one number, or its grid not a row of them")
         steering = cls(**{name: tensors[name] for name in cls.TENSORS})
         k = len(steering.grid)
         shapes = {"directions": (NUM_CLASSES, 2, z_dim), "steps": (NUM_CLASSES, 2, k), "cross": (NUM_CLASSES, 2, k),

@@ -294,10 +294,10 @@ class HandFinder:
 
     def attempt(self, image, noise_scale=None, search_refused=False):
         """(the hand of `image` or None, the classifier's confidence in the digit it reads, why the drawing is refused
-        (a Refusal) or None), the digit read by the classifier. A drawing refused before the search (its shape, or
-        read with too little confidence) is not searched, which would cost the search's steps, and has no hand;
-        `search_refused` searches it all the same and gives every hand (a benchmark measures how far a refused
-        drawing lies). ValueError for what is no image, Refusal for an empty drawing."""
+        (a Refusal) or None), the hand searched for the digit the classifier reads. A drawing refused before the
+        search (its shape, or read with too little confidence) is not searched, which would cost the search's steps,
+        and has no hand; `search_refused` searches it all the same and gives every hand (a benchmark measures how far
+        a refused drawing lies). ValueError for what is no image, Refusal for an empty drawing."""
         crop, contrast = ink_crop(image)
         drawing = mnist_layout(crop)
         digit, confidence = self.read(drawing)

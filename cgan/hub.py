@@ -111,7 +111,9 @@ def load_generator(source=None, device="cpu", style=True):
         try:
             model.style = Steering.load(style_path, model.z_dim)
         except ValueError as error:
-            raise ModelFileError(f"{error}; make it again with python -m cgan.style FOLDER") from None
+            folder = source if is_local(source) else "FOLDER (the repo downloaded: huggingface-cli download " \
+                f"{source} --local-dir FOLDER)"
+            raise ModelFileError(f"{error}; make it again with python -m cgan.style {folder}") from None
     model.source = source
     return model.to(device).eval()
 

@@ -30,6 +30,10 @@ How they are found (fit_style), all on noise the benchmarks never draw (FIT_SEED
 4. A digit steered too far stops being read as itself (a 9 written very finely loses its loop and reads as a 7): where
    the evaluation classifier reads fewer than READ_FLOOR of a digit's calibration hands as asked, that step is
    shortened (keep_readable), the digit's reach that way ending before the asked value's.
+
+The file also holds each digit's usual slant, stroke weight and ink (the ink's sum, full ink = 1): their means and
+standard deviations over the fit's hands written unsteered, what a found hand's style is measured from
+(cgan.hands.HandFinder.carried).
 """
 
 import argparse

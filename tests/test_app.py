@@ -134,8 +134,8 @@ def test_my_hand_writes_a_number_in_the_hand_of_a_drawn_digit(client, test_set, 
 
 def test_a_drawing_caught_mid_stroke_is_named_under_the_canvas_and_only_the_button_shows_an_error():
     # The sketchpad sends a copy of the canvas taken a moment after a change, which can fall in the next stroke: a
-    # stroke just begun (a dash twice as long as the pen is wide) is refused, and while drawing that is a line under
-    # the canvas, the hand shown staying; the button answers it with an error. A drawing read clears the line.
+    # stroke just begun (a dab of the pen, as wide as long) is refused, and while drawing that is a line under the
+    # canvas, the hand shown staying; the button answers it with an error. A drawing read clears the line.
     checked = subprocess.run([sys.executable, "-c", """
 import gradio as gr, numpy as np, app
 from PIL import Image, ImageDraw

@@ -196,6 +196,7 @@ def test_hands_on_held_out_digits_chooses_the_models_thresholds_and_never_asks_t
     result = json.loads((tmp_path / "hands-project-validation.json").read_text())
     assert result["digits"] == "held-out training" and "judge" not in result and "the judge" not in printed
     assert result["thresholds"]["held_out"] == 40
+    assert "--unsearched 40" in json.loads((model / "hands.json").read_text())["command"]
     chosen = result["thresholds"]["chosen"]
     assert 1 < result["thresholds"]["stroke_median"] < chosen["max_stroke"] and 0 < chosen["min_confidence"] < 1
     assert "max_distance" in printed and f"wrote {model / 'hands.json'}" in printed
@@ -213,6 +214,8 @@ def test_hands_on_held_out_digits_chooses_the_models_thresholds_and_never_asks_t
     (["--save"], "--save chooses the thresholds find_hand refuses at: with --validation"),
     (["--validation", "--save", "--search", "plain"], "with --validation and the project's search only"),
     (["--time", "--validation"], "--time times the app's search on test digits"),
+    (["--unsearched", "100"], "--unsearched is with --validation, and at least 1, got 100"),
+    (["--validation", "--unsearched", "0"], "--unsearched is with --validation, and at least 1, got 0"),
 ])
 def test_hands_chooses_searches_and_thresholds_on_held_out_digits_only(capsys, argv, message):
     from benchmarks import hands

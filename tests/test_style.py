@@ -244,3 +244,20 @@ def test_the_benchmark_measures_steered_digits_against_real_digits_moved_as_far(
     assert like_ratio(real, (unmoved, unmoved), weights) > 5
     others = [rng.normal(size=(4000, 2)) for _ in range(10)]  # other real digits, as the test set is
     assert moved_ratio(real, others, weights) > 5
+
+
+def test_style_directions_of_a_hub_model_say_how_to_make_them_again(tmp_path, monkeypatch):
+    # A Hub repo's style file of an older version: the message says how to make it again, which for a repo means a
+    # local copy first (the Hub is out of reach here: hf_hub_download is answered from a local folder).
+    shutil.copytree(BUNDLED_GENERATOR, tmp_path / "repo")
+    tensors, _ = saved(BUNDLED_GENERATOR / STYLE_FILE)
+    save_file({name: tensor for name, tensor in tensors.items() if name != "usual_sd"}, tmp_path / "repo" / STYLE_FILE)
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", lambda repo, name, **kwargs: str(tmp_path / "repo" / name))
+    with pytest.raises(ModelFileError, match="it lacks usual_sd; make it again with python -m cgan.style FOLDER "
+                                             "\\(the repo downloaded: huggingface-cli download you/cgan-digits "
+                                             "--local-dir FOLDER\\)"):
+        load_generator("you/cgan-digits")
+    radius = {**tensors, "radius": torch.zeros(2)}
+    save_file(radius, tmp_path / "repo" / STYLE_FILE)
+    with pytest.raises(ModelFileError, match="is damaged: its radius is not one number"):
+        load_generator("you/cgan-digits")

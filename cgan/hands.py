@@ -285,8 +285,8 @@ class HandFinder:
         the generator's own) is the prior the hand is searched in. ValueError for what is no image, Refusal for an
         empty or a refused drawing."""
         if digit is not None:
-            drawing = mnist_layout(ink_crop(image)[0])
-            return self.carried(self.match(drawing, check_int("digit", digit, 0, NUM_CLASSES - 1), noise_scale))
+            return self.carried(self.match(prepare_drawing(image), check_int("digit", digit, 0, NUM_CLASSES - 1),
+                                           noise_scale))
         hand, _, reason = self.attempt(image, noise_scale)
         if reason:
             raise reason

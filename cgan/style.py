@@ -159,7 +159,8 @@ def fit_style(generator, classifier=None, hands=FIT_HANDS, gradient_hands=GRADIE
     z = generator.noise(hands, seed=FIT_SEED)
     rows = written(generator, z)
     usual = carried_measures(rows)  # (H, 10, 3): slant, stroke weight, ink
-    measured, sd = usual[..., :2], usual[..., :2].std(0).clamp_min(1e-6)
+    usual_sd = usual.std(0).clamp_min(1e-6)
+    measured, sd = usual[..., :2], usual_sd[:, :2]  # the style axes' own
     seen = features(classifier, rows)
     gradients = readability_gradients(generator, classifier, z[:gradient_hands])
     directions = torch.stack([least_change(torch.cat([linear_fit(z, measured[:, digit] / sd[digit]),
@@ -169,7 +170,7 @@ def fit_style(generator, classifier=None, hands=FIT_HANDS, gradient_hands=GRADIE
     log(f"style: directions fitted on {hands:,} hands; calibrating them on {calibration_hands:,}")
     radius = generator.noise_scale * generator.z_dim ** 0.5  # where the prior's noise lies (its mean length, nearly)
     tables = torch.zeros(NUM_CLASSES, 2, len(GRID))
-    steering = Steering(directions, tables, tables.clone(), GRID, radius, usual.mean(0), usual.std(0).clamp_min(1e-6))
+    steering = Steering(directions, tables, tables.clone(), GRID, radius, usual.mean(0), usual_sd)
     calibration = generator.noise(calibration_hands, seed=FIT_SEED + 1)
     calibrate(generator, steering, sd, calibration)
     keep_readable(generator, classifier, steering, calibration)

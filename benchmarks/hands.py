@@ -94,7 +94,7 @@ def carried_over(inputs, written, classes):
 
 
 def found(finder, image):
-    """(the hand of `image`, the classifier's confidence in the digit it reads, why the app would refuse the drawing
+    """(the hand of `image`, the reader's confidence in the digit it reads, why the app would refuse the drawing
     (a Refusal, as find_hand raises it) or None): the hand is searched for the digit read whatever the refusal, so
     that a refused drawing's distance is measured too."""
     return finder.attempt(image, search_refused=True)
@@ -208,7 +208,7 @@ def crop_shape(crop):
 
 
 def unsearched(finder, images, seed=1):
-    """{"drawn": ..., "canvas": ...}: the classifier's confidence in the digit it reads and the shape (`shape`) of
+    """{"drawn": ..., "canvas": ...}: the reader's confidence in the digit it reads and the shape (`shape`) of
     each uint8 digit of `images` as drawn and redrawn as a canvas (canvases of `seed`, not those of `canvases`): what
     the thresholds that need no search are worked out from."""
     rng = np.random.default_rng(seed)
@@ -263,7 +263,7 @@ def save_thresholds(source, chosen, command):
 def timed(generator, images):
     """find_hand (the digit read) and NUMBER written in the hand, as the app does for a drawing, on uint8 digits
     `images`: the median and 90th percentile of the seconds, and the share refused (timed too)."""
-    generator.find_hand(images[0])  # loads the classifier, as the app's first drawing does
+    generator.find_hand(images[0])  # loads the reader and the classifier, as the app's first drawing does
     seconds, refused = [], 0
     for image in images:
         start = time.perf_counter()

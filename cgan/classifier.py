@@ -20,6 +20,7 @@ from cgan.models import NUM_CLASSES
 
 FEATURE_DIM = 128
 BUNDLED_CLASSIFIER = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier"
+BUNDLED_READER = BUNDLED_CLASSIFIER.parent / "reader"  # the same network, trained to read drawings: cgan/reader.py
 
 
 def conv_block(c_in, c_out):

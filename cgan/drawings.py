@@ -34,7 +34,7 @@ class Drawings:
         `z` its noise vector and `distance` how close its drawing comes. Pass it as `hand=` to write in it.
         ValueError for an empty drawing, or one that does not look like a digit."""
         if self.hand_finder is None:
-            self.hand_finder = HandFinder(self)  # loads the evaluation classifier once
+            self.hand_finder = HandFinder(self)  # loads the reader and the evaluation classifier once
         return self.hand_finder.find(image, digit, noise_scale)
 
     def generate(self, digit, n=1, seed=None, noise_scale=None, hand=None, slant=0.0, weight=0.0):

@@ -4,7 +4,8 @@ The noise decides how a digit is written and the label which, so one noise vecto
 `find_hand` finds the noise vector whose drawing of a digit matches a person's drawing of it; the generator then
 writes any number in that person's hand (`generate(..., hand=)`, `write_number(..., hand=)`).
 
-A drawing is first prepared as MNIST prepared its digits (`prepare_drawing`). The search starts from the best of a
+A drawing is first prepared as MNIST prepared its digits (`prepare_drawing`), and read by the reader (a network
+trained on digits drawn as a pen on a canvas draws them, cgan/reader.py) unless the digit is given. The search starts from the best of a
 batch of noise vectors drawn from the prior, then moves the best few by gradient steps towards the drawing, in the
 evaluation classifier's features and in pixels, each kept on the sphere where the prior's noise vectors lie: the
 generator never draws with noise it was not trained on, so the other digits it writes in the hand stay good digits.
@@ -25,7 +26,7 @@ from PIL import Image
 from scipy import ndimage
 
 from cgan.checks import check_int
-from cgan.classifier import load_classifier
+from cgan.classifier import BUNDLED_READER, load_classifier
 from cgan.data import to_model_range
 from cgan.models import NUM_CLASSES
 
@@ -50,7 +51,7 @@ class Thresholds:
     into THRESHOLDS_FILE beside its weights; these defaults were chosen so for the model bundled until 2026-12-05
     (500 held-out digits), on which 85% of random scribbles lie beyond max_distance."""
 
-    min_confidence: float = 0.6  # the classifier reads a drawing with less: no digit
+    min_confidence: float = 0.6  # the reader reads a drawing with less: no digit
     max_distance: float = 3.0  # the closest drawing by the model lies further (the 99.9th percentile): no digit
     max_stroke: float = 6.9  # strokes wider than this in MNIST's pixels (the 99.9th percentile; the median is 2.8):
     # a digit drawn small with a thick pen, a blob
@@ -252,7 +253,7 @@ def classifier_range(images, ink):
 
 
 def refusal(digit, confidence, thresholds, distance=0.0):
-    """Why a drawing the classifier reads as `digit` with `confidence`, and whose closest drawing by the model lies at
+    """Why a drawing the reader reads as `digit` with `confidence`, and whose closest drawing by the model lies at
     `distance`, is not taken for a digit at `thresholds` (a Refusal), or None where it is taken."""
     if confidence < thresholds.min_confidence:
         return Refusal("unreadable", f"the drawing does not look like a digit (at best a {digit}, {confidence:.0%} "
@@ -264,23 +265,25 @@ def refusal(digit, confidence, thresholds, distance=0.0):
 
 
 class HandFinder:
-    """Finds hands for one generator, with the evaluation classifier (loaded once), searching as `search` says and
-    refusing drawings at `thresholds` (None: the generator's own, model_thresholds)."""
+    """Finds hands for one generator: reads a drawing with the `reader` (None: the bundled one), searches as `search`
+    says in the features of the evaluation `classifier` (None: the bundled one), each loaded once, and refuses
+    drawings at `thresholds` (None: the generator's own, model_thresholds)."""
 
-    def __init__(self, generator, classifier=None, search=SEARCH, thresholds=None):
+    def __init__(self, generator, classifier=None, search=SEARCH, thresholds=None, reader=None):
         self.generator = generator
         self.classifier = (classifier or load_classifier()).eval().requires_grad_(False)
+        self.reader = (reader or load_classifier(BUNDLED_READER)).eval().requires_grad_(False)
         self.search = search
         self.thresholds = thresholds or model_thresholds(generator)
 
     def read(self, drawing):
-        """(the digit the classifier reads in a prepared drawing, its confidence)."""
+        """(the digit the reader reads in a prepared drawing, its confidence)."""
         with torch.inference_mode():
-            probabilities = self.classifier(torch.from_numpy(drawing)[None]).softmax(1)[0]
+            probabilities = self.reader(torch.from_numpy(drawing)[None]).softmax(1)[0]
         return int(probabilities.argmax()), float(probabilities.max())
 
     def find(self, image, digit=None, noise_scale=None):
-        """The hand of `image` (see the module's text): a Hand. `digit` None reads it with the classifier, and a
+        """The hand of `image` (see the module's text): a Hand. `digit` None reads it with the reader, and a
         drawing that drawing_refusal or refusal refuses at the finder's thresholds is refused; `noise_scale` (None:
         the generator's own) is the prior the hand is searched in. ValueError for what is no image, Refusal for an
         empty or a refused drawing."""
@@ -293,8 +296,8 @@ class HandFinder:
         return hand
 
     def attempt(self, image, noise_scale=None, search_refused=False):
-        """(the hand of `image` or None, the classifier's confidence in the digit it reads, why the drawing is refused
-        (a Refusal) or None), the hand searched for the digit the classifier reads. A drawing refused before the
+        """(the hand of `image` or None, the reader's confidence in the digit it reads, why the drawing is refused
+        (a Refusal) or None), the hand searched for the digit the reader reads. A drawing refused before the
         search (its shape, or read with too little confidence) is not searched, which would cost the search's steps,
         and has no hand; `search_refused` searches it all the same and gives every hand (a benchmark measures how far
         a refused drawing lies). ValueError for what is no image, Refusal for an empty drawing."""

@@ -55,7 +55,7 @@ from scipy.stats import spearmanr
 
 from benchmarks.canvas import canvas_drawing, canvas_row, canvas_scribble
 from benchmarks.common import machine_line, write_results
-from cgan.classifier import load_classifier
+from cgan.classifier import BUNDLED_READER, load_classifier
 from cgan.data import load_mnist, validation_split
 from cgan.hands import (SEARCH, THRESHOLDS_FILE, HandFinder, Refusal, Search, holes, ink_crop, mnist_layout,
                         stroke_length, stroke_style, stroke_width, strokes)
@@ -252,11 +252,13 @@ def thresholds(result, every, now, own):
 
 
 def save_thresholds(source, chosen, command):
-    """Writes `chosen` thresholds beside the weights of the model in local folder `source`, for those weights."""
+    """Writes `chosen` thresholds beside the weights of the model in local folder `source`, for those weights and
+    the bundled reader's."""
     if not is_local(source):
         raise SystemExit(f"--save writes into a model folder: {source} is a Hub repo, not a local folder")
     path = Path(source).expanduser() / THRESHOLDS_FILE
-    path.write_text(json.dumps({**chosen, "weights_sha256": weights_sha256(source), "command": command}, indent=2))
+    path.write_text(json.dumps({**chosen, "weights_sha256": weights_sha256(source),
+                                "reader_sha256": weights_sha256(BUNDLED_READER), "command": command}, indent=2))
     print(f"wrote {path}")
 
 

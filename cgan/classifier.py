@@ -156,7 +156,7 @@ def accuracy(model, images, labels):
     return (model.predict(images) == labels).float().mean().item()
 
 
-CARD = """---
+CARD_HEADER = """---
 library_name: cgan-digits
 license: mit
 datasets:
@@ -167,7 +167,9 @@ tags:
 - mnist
 - image-classification
 ---
+"""  # the front matter of this network's cards: the evaluation classifier's and the reader's (cgan/reader.py)
 
+CARD = CARD_HEADER + """
 # cgan-digits evaluation classifier
 
 A small CNN (three conv blocks with BatchNorm, a 128-d feature layer, dropout) trained on the 60,000 MNIST

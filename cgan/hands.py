@@ -5,10 +5,11 @@ The noise decides how a digit is written and the label which, so one noise vecto
 writes any number in that person's hand (`generate(..., hand=)`, `write_number(..., hand=)`).
 
 A drawing is first prepared as MNIST prepared its digits (`prepare_drawing`), and read by the reader (a network
-trained on digits drawn as a pen on a canvas draws them, cgan/reader.py) unless the digit is given. The search starts from the best of a
-batch of noise vectors drawn from the prior, then moves the best few by gradient steps towards the drawing, in the
-evaluation classifier's features and in pixels, each kept on the sphere where the prior's noise vectors lie: the
-generator never draws with noise it was not trained on, so the other digits it writes in the hand stay good digits.
+trained on digits drawn as a pen on a canvas draws them, cgan/reader.py) unless the digit is given. The search
+starts from the best of a batch of noise vectors drawn from the prior, then moves the best few by gradient steps
+towards the drawing, in the evaluation classifier's features and in pixels, each kept on the sphere where the
+prior's noise vectors lie: the generator never draws with noise it was not trained on, so the other digits it
+writes in the hand stay good digits.
 
 A drawing that cannot be read as one digit is refused with what to change (a Refusal): empty, too faint, strokes too
 thick for its size ("draw larger"), several digits side by side ("draw one digit only"), more lines and loops than a
@@ -48,8 +49,9 @@ THRESHOLDS_FILE = "hands.json"  # a model's own Thresholds, saved beside its wei
 class Thresholds:
     """Where a drawing stops being taken for a digit. Each is chosen on held-out training digits (as drawn, and
     redrawn as canvases give them) by `python -m benchmarks.hands --validation --save`, which writes a model's own
-    into THRESHOLDS_FILE beside its weights; these defaults were chosen so for the model bundled until 2026-12-05
-    (500 held-out digits), on which 85% of random scribbles lie beyond max_distance."""
+    into THRESHOLDS_FILE beside its weights, for those weights and the bundled reader's; these defaults were chosen
+    so for the model bundled until 2026-12-05 (500 held-out digits, the evaluation classifier reading them), on which
+    85% of random scribbles lie beyond max_distance."""
 
     min_confidence: float = 0.6  # the reader reads a drawing with less: no digit
     max_distance: float = 3.0  # the closest drawing by the model lies further (the 99.9th percentile): no digit
@@ -60,14 +62,15 @@ class Thresholds:
 
 
 def model_thresholds(generator):
-    """The Thresholds saved with `generator`'s weights (THRESHOLDS_FILE, when it was made for these very weights), or
-    the defaults for a model that has none."""
+    """The Thresholds saved with `generator`'s weights (THRESHOLDS_FILE, when it was made for these very weights and
+    the bundled reader's: min_confidence is the reader's), or the defaults for a model that has none."""
     source = getattr(generator, "source", None)
     if source is None:
         return Thresholds()
     from cgan.hub import read_model_json, weights_sha256  # here: cgan.hub imports the generator, which imports this
     saved = read_model_json(source, THRESHOLDS_FILE)
-    if saved is None or saved.get("weights_sha256") != weights_sha256(source):
+    if saved is None or saved.get("weights_sha256") != weights_sha256(source) or \
+            saved.get("reader_sha256") != weights_sha256(BUNDLED_READER):
         return Thresholds()
     return Thresholds(**{field.name: field.type(saved[field.name]) for field in dataclasses.fields(Thresholds)})
 

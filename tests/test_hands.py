@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 
 from benchmarks.canvas import canvas_drawing, canvas_row, draw_strokes, skeleton
 from cgan import ConditionalGenerator, load_generator
-from cgan.classifier import load_classifier
+from cgan.classifier import BUNDLED_READER, load_classifier
 from cgan.hands import (THRESHOLDS_FILE, Hand, HandFinder, Refusal, Thresholds, carried_measures, model_thresholds,
                         prepare_drawing)
 from cgan.hub import BUNDLED_GENERATOR, weights_sha256
@@ -188,10 +188,12 @@ def test_a_model_refuses_at_the_thresholds_saved_for_its_own_weights_and_at_the_
     (model / THRESHOLDS_FILE).unlink(missing_ok=True)
     assert model_thresholds(load_generator(model)) == Thresholds()
     saved = {"min_confidence": 0.7, "max_distance": 2.5, "max_stroke": 6.0, "max_length": 50.0, "max_holes": 2}
-    (model / THRESHOLDS_FILE).write_text(json.dumps({**saved, "weights_sha256": weights_sha256(model)}))
+    ours = {"weights_sha256": weights_sha256(model), "reader_sha256": weights_sha256(BUNDLED_READER)}
+    (model / THRESHOLDS_FILE).write_text(json.dumps({**saved, **ours}))
     assert HandFinder(load_generator(model)).thresholds == Thresholds(**saved)
-    (model / THRESHOLDS_FILE).write_text(json.dumps({**saved, "weights_sha256": "0" * 64}))  # made for other weights
-    assert model_thresholds(load_generator(model)) == Thresholds()
+    for made_for in ("weights_sha256", "reader_sha256"):  # thresholds chosen for other weights, or another reader
+        (model / THRESHOLDS_FILE).write_text(json.dumps({**saved, **ours, made_for: "0" * 64}))
+        assert model_thresholds(load_generator(model)) == Thresholds()
     assert model_thresholds(ConditionalGenerator("dcgan", "coverage", 255)) == Thresholds()  # a model never saved has none
 
 

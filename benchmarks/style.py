@@ -150,29 +150,32 @@ def tilts(real, axis, shift):
     return out
 
 
+def per_digit(real, weights=None):
+    """Each digit's (mean, covariance) of `real` = (labels, features, measures)'s features, tilted by `weights`
+    (tilts) where given."""
+    labels, features, _ = real
+    return [statistics(features[labels == digit], None if weights is None else weights[digit])
+            for digit in range(NUM_CLASSES)]
+
+
+def mean_fd(first, second):
+    """The mean per-digit Fréchet distance between two lists of each digit's (mean, covariance)."""
+    return float(np.mean([frechet(a, b) for a, b in zip(first, second, strict=True)]))
+
+
 def moved_ratio(real, reference, weights):
     """The ratio of the module's text: the mean per-digit FD of `real` = (labels, features, measures) tilted by
     `weights` (tilts) over that untilted, against each digit's `reference` features (a list of 10)."""
-    labels, features, _ = real
-    moved, unmoved = [], []
-    for digit in range(NUM_CLASSES):
-        mine, against = features[labels == digit], statistics(reference[digit])
-        moved.append(frechet(statistics(mine, weights[digit]), against))
-        unmoved.append(frechet(statistics(mine), against))
-    return float(np.mean(moved) / np.mean(unmoved))
+    against = [statistics(features) for features in reference]
+    return mean_fd(per_digit(real, weights), against) / mean_fd(per_digit(real), against)
 
 
 def like_ratio(real, model, weights):
     """The ratio of the module's text against real digits moved as far: the mean per-digit FD of the model's steered
     digits' `model[1]` features (10, n, d) against `real` tilted by `weights`, over that of its unsteered `model[0]`
     against `real` untilted."""
-    labels, features, _ = real
-    steered, plain = [], []
-    for digit in range(NUM_CLASSES):
-        mine = features[labels == digit]
-        steered.append(frechet(statistics(model[1][digit]), statistics(mine, weights[digit])))
-        plain.append(frechet(statistics(model[0][digit]), statistics(mine)))
-    return float(np.mean(steered) / np.mean(plain))
+    unsteered, steered = ([statistics(features) for features in digits] for digits in model)
+    return mean_fd(steered, per_digit(real, weights)) / mean_fd(unsteered, per_digit(real))
 
 
 def summary(values, sd, axis):

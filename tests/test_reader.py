@@ -87,14 +87,14 @@ def test_the_bundled_reader_reads_digits_as_drawn(digits):
     assert (load_classifier(BUNDLED_READER).predict(images) == labels).float().mean() >= 0.99
 
 
-def canvases(images, n):
-    """The first `n` digits of `images` redrawn as canvases (each with an rng seeded with its index)."""
-    return [canvas_drawing(images[index].numpy(), np.random.default_rng(index)) for index in range(n)]
+def canvas(images, index):
+    """Digit `index` of `images` redrawn as a canvas, with an rng seeded with its index."""
+    return canvas_drawing(images[index].numpy(), np.random.default_rng(index))
 
 
 def test_the_bundled_reader_misreads_fewer_canvases_than_the_classifier(digits):
     images, labels = digits
-    prepared = torch.from_numpy(np.stack([prepare_drawing(drawing) for drawing in canvases(images, 1000)]))
+    prepared = torch.from_numpy(np.stack([prepare_drawing(canvas(images, index)) for index in range(1000)]))
     misread = {name: int((net.predict(prepared) != labels).sum())
                for name, net in (("classifier", load_classifier()), ("reader", load_classifier(BUNDLED_READER)))}
     assert misread["reader"] <= 15 and misread["reader"] < misread["classifier"]  # measured: 14 and 21
@@ -105,6 +105,6 @@ def test_find_hand_reads_with_the_reader_canvases_the_classifier_misreads(digits
     generator, classifier = load_generator(), load_classifier()
     as_the_classifier_reads = HandFinder(generator, reader=classifier)
     for index in MISREAD_BY_THE_CLASSIFIER:
-        drawing = canvas_drawing(images[index].numpy(), np.random.default_rng(index))
+        drawing = canvas(images, index)
         assert as_the_classifier_reads.read(prepare_drawing(drawing))[0] != labels[index]
         assert generator.find_hand(drawing).digit == labels[index]
